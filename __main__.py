@@ -1,0 +1,18 @@
+"""monstack: the monitoring stack of one environment (`pulumi up -s dev`)."""
+
+import pulumi
+
+from dashboards import render_dashboards
+from stack import config
+from stack.monstack import MonitoringStack
+
+settings, secrets = config.load()
+monitoring = MonitoringStack("monstack", settings, secrets, dashboards=render_dashboards())
+
+pulumi.export("prometheus_url", monitoring.prometheus_url)
+pulumi.export("network_name", monitoring.network_name)
+pulumi.export("app_network_name", monitoring.app_network_name)
+if monitoring.grafana is not None:
+    pulumi.export("grafana_url", monitoring.grafana_url)
+    pulumi.export("grafana_admin_user", settings.grafana.admin_user)
+    pulumi.export("grafana_admin_password", monitoring.grafana_admin_password)

@@ -1,0 +1,104 @@
+"""Reading the `monstack:` config namespace into `Settings` and secret Outputs.
+
+All problems are reported together in one `pulumi.RunError` whose lines name the full
+config key (`monstack:prometheus.retentionTime`) and what is wrong with it, before any
+resource is registered.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+import pulumi
+from pydantic import ValidationError
+
+from .settings import SECRET_KEYS, Settings
+
+__all__ = ["NAMESPACE", "ConfigError", "Secrets", "load", "settings_from_mapping"]
+
+NAMESPACE = "monstack"
+
+
+class ConfigError(pulumi.RunError):
+    """A config value is wrong; the message names every bad key."""
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Secret config values, as Pulumi secret Outputs (None when not set)."""
+
+    grafana_admin_password: Optional[pulumi.Output[str]]
+    mongodb_uri: Optional[pulumi.Output[str]]
+
+
+def _key_path(loc: tuple) -> str:
+    head, *rest = [str(part) for part in loc] or ["(root)"]
+    path = f"{NAMESPACE}:{head}"
+    for part in rest:
+        path += f"[{part}]" if part.isdigit() else f".{part}"
+    return path
+
+
+def _decode(key: str, value: Any) -> Any:
+    """Config values arrive as strings; objects and lists as JSON text."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{NAMESPACE}:{key}: not valid JSON ({err.msg} at column {err.colno})") from None
+    return value
+
+
+def settings_from_mapping(raw: Mapping[str, Any], *, default_name: str = "monstack") -> Settings:
+    """Validate plain (non-secret) config values, keyed without the namespace."""
+    values = {key: _decode(key, value) for key, value in raw.items()}
+    values.setdefault("name", default_name)
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as err:
+        problems = []
+        for error in err.errors():
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown setting (check the spelling; see README 'Settings')"
+            problems.append(f"  {_key_path(error['loc'])}: {message}")
+        raise ConfigError("invalid stack configuration:\n" + "\n".join(problems)) from None
+
+
+def _namespace_values() -> dict[str, Any]:
+    """Every key set under `monstack:`, including ones no code reads (to catch typos)."""
+    everything = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    prefix = f"{NAMESPACE}:"
+    return {key[len(prefix):]: value for key, value in everything.items() if key.startswith(prefix)}
+
+
+def load() -> tuple[Settings, Secrets]:
+    """Read the current stack's settings and secrets; raise ConfigError naming every bad key."""
+    raw = _namespace_values()
+    problems = []
+    for key in SECRET_KEYS:
+        if key in raw and not pulumi.runtime.is_config_secret(f"{NAMESPACE}:{key}"):
+            problems.append(
+                f"  {NAMESPACE}:{key}: must be stored as a secret "
+                f"(pulumi config set --secret {NAMESPACE}:{key} ...)"
+            )
+    if problems:
+        raise ConfigError("invalid stack configuration:\n" + "\n".join(problems))
+    plain = {key: value for key, value in raw.items() if key not in SECRET_KEYS}
+    settings = settings_from_mapping(plain, default_name=f"monstack-{pulumi.get_stack()}")
+
+    config = pulumi.Config(NAMESPACE)
+    secrets = Secrets(
+        grafana_admin_password=config.get_secret("grafanaAdminPassword"),
+        mongodb_uri=config.get_secret("mongodbUri"),
+    )
+    if settings.mongodb_exporter.enabled and secrets.mongodb_uri is None:
+        raise ConfigError(
+            "invalid stack configuration:\n"
+            f"  {NAMESPACE}:mongodbUri: required while mongodbExporter.enabled is true "
+            f"(pulumi config set --secret {NAMESPACE}:mongodbUri 'mongodb://user:pass@mongo:27017'), "
+            f"or set {NAMESPACE}:mongodbExporter '{{\"enabled\": false}}'"
+        )
+    return settings, secrets

@@ -1,0 +1,90 @@
+"""What every monstack container has in common: a pinned image, least privilege, labels, logs.
+
+Components call `service_container`; nothing else creates a `docker.Container`, so the
+hardening below cannot be forgotten for one service.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_docker as docker
+
+from .settings import Settings
+
+__all__ = ["LABEL_CONFIG_HASH", "LABEL_SERVICE", "LABEL_STACK", "healthcheck", "service_container"]
+
+LABEL_STACK = "monstack.stack"
+LABEL_SERVICE = "monstack.service"
+LABEL_CONFIG_HASH = "monstack.config-sha256"
+
+
+def healthcheck(url: str, *, start_period: str = "30s") -> docker.ContainerHealthcheckArgs:
+    """An HTTP healthcheck with busybox `wget`, which the pinned images ship."""
+    return docker.ContainerHealthcheckArgs(
+        tests=["CMD", "wget", "-q", "-O", "/dev/null", url],
+        interval="15s",
+        timeout="5s",
+        retries=4,
+        start_period=start_period,
+    )
+
+
+def service_container(
+    name: str,
+    *,
+    settings: Settings,
+    service: str,
+    image: str,
+    memory_mb: int,
+    parent: pulumi.Resource,
+    config_hash: Optional[str] = None,
+    depends_on: Sequence[pulumi.Resource] = (),
+    **container_args,
+) -> docker.Container:
+    """The image and container of one service, as children of `parent`.
+
+    Every container: drops all Linux capabilities (a service that needs one adds it
+    explicitly), may not gain privileges, restarts unless stopped, has a memory limit
+    without extra swap, and rotates its logs.
+    """
+    remote = docker.RemoteImage(
+        f"{name}-image",
+        name=image,
+        # The image may be shared with other stacks on this engine: never delete it.
+        keep_locally=True,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    labels = [
+        docker.ContainerLabelArgs(label=LABEL_STACK, value=settings.name),
+        docker.ContainerLabelArgs(label=LABEL_SERVICE, value=service),
+    ]
+    if config_hash is not None:
+        labels.append(docker.ContainerLabelArgs(label=LABEL_CONFIG_HASH, value=config_hash))
+    capabilities = container_args.pop(
+        "capabilities", docker.ContainerCapabilitiesArgs(drops=["ALL"])
+    )
+    replace_on_changes = ["healthcheck"] if "healthcheck" in container_args else []
+    return docker.Container(
+        f"{name}-container",
+        name=settings.container_name(service),
+        image=remote.image_id,
+        restart="unless-stopped",
+        memory=memory_mb,
+        memory_swap=memory_mb,
+        capabilities=capabilities,
+        security_opts=["no-new-privileges:true"],
+        labels=labels,
+        log_driver="json-file",
+        log_opts={"max-size": "10m", "max-file": "3"},
+        **container_args,
+        opts=pulumi.ResourceOptions(
+            parent=parent,
+            depends_on=list(depends_on),
+            # Container names (and published host ports) are fixed, and Docker cannot hold
+            # them for the old and the new container at once (pulumi-docker#1356).
+            delete_before_replace=True,
+            replace_on_changes=replace_on_changes,
+        ),
+    )

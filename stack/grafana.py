@@ -1,0 +1,102 @@
+"""The Grafana component: provisioned datasource and dashboards, kept data, no default password."""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Mapping, Optional
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from . import names
+from .containers import healthcheck, service_container
+from .render import (
+    GRAFANA_DASHBOARD_PROVIDER_FILE,
+    GRAFANA_DATASOURCE_FILE,
+    render_grafana_dashboard_provider,
+    render_grafana_datasources,
+    sha256,
+    to_yaml,
+)
+from .settings import Settings
+from .volumes import kept_volume
+
+__all__ = ["Grafana", "ADMIN_PASSWORD_FILE"]
+
+GRAFANA_PORT = 3000
+DATA_PATH = "/var/lib/grafana"
+ADMIN_PASSWORD_FILE = "/run/secrets/grafana-admin-password"
+
+
+class Grafana(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    admin_password: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        *,
+        dashboards: Mapping[str, str],
+        admin_password: Optional[pulumi.Output[str]],
+        monitoring_network: pulumi.Input[str],
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        super().__init__("monstack:index:Grafana", name, None, opts)
+        graf = settings.grafana
+        if admin_password is None:
+            generated = random.RandomPassword(
+                f"{name}-admin-password",
+                length=32,
+                special=False,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            admin_password = generated.result
+        self.admin_password = pulumi.Output.secret(admin_password)
+
+        files = {
+            GRAFANA_DATASOURCE_FILE: to_yaml(render_grafana_datasources(settings)),
+            GRAFANA_DASHBOARD_PROVIDER_FILE: to_yaml(render_grafana_dashboard_provider(settings)),
+        }
+        for filename, text in sorted(dashboards.items()):
+            if posixpath.basename(filename) != filename or not filename.endswith(".json"):
+                raise ValueError(f"dashboard file name {filename!r} must be a plain '*.json' name")
+            files[posixpath.join(names.GRAFANA_DASHBOARDS_DIR, filename)] = text
+        uploads = [docker.ContainerUploadArgs(file=path, content=text) for path, text in sorted(files.items())]
+        # The password reaches Grafana as a file, not an environment variable, so it is not
+        # shown by `docker inspect`; Pulumi keeps the upload's content as a secret.
+        uploads.append(docker.ContainerUploadArgs(file=ADMIN_PASSWORD_FILE, content=self.admin_password))
+
+        self.volume = kept_volume(f"{name}-data", settings.grafana_volume, settings, parent=self)
+        self.container = service_container(
+            name,
+            settings=settings,
+            service="grafana",
+            image=graf.image,
+            memory_mb=graf.memory_mb,
+            parent=self,
+            config_hash=sha256(*(f"{path}\n{text}" for path, text in sorted(files.items()))),
+            envs=[
+                f"GF_SECURITY_ADMIN_USER={graf.admin_user}",
+                f"GF_SECURITY_ADMIN_PASSWORD__FILE={ADMIN_PASSWORD_FILE}",
+                "GF_AUTH_ANONYMOUS_ENABLED=false",
+                "GF_AUTH_BASIC_ENABLED=true",
+                "GF_USERS_ALLOW_SIGN_UP=false",
+                "GF_USERS_ALLOW_ORG_CREATE=false",
+                "GF_SECURITY_DISABLE_GRAVATAR=true",
+                "GF_ANALYTICS_REPORTING_ENABLED=false",
+                "GF_ANALYTICS_CHECK_FOR_UPDATES=false",
+                "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES=false",
+                "GF_NEWS_NEWS_FEED_ENABLED=false",
+            ],
+            uploads=uploads,
+            volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_PATH)],
+            ports=[docker.ContainerPortArgs(internal=GRAFANA_PORT, external=graf.port, ip=settings.bind_address)],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=monitoring_network, aliases=["grafana"])],
+            healthcheck=healthcheck(f"http://127.0.0.1:{GRAFANA_PORT}/api/health", start_period="60s"),
+            wait=True,
+            wait_timeout=180,
+        )
+        self.url = pulumi.Output.from_input(settings.published_url(graf.port))
+        self.register_outputs({"url": self.url, "volume": self.volume.name, "admin_password": self.admin_password})
