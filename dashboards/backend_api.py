@@ -1,0 +1,113 @@
+"""Backend API dashboard: traffic, latency and errors by route, and the business counters."""
+
+from __future__ import annotations
+
+from backend_metrics import names as m
+from grafanalib import formatunits as units
+from stack.names import JOB_BACKEND
+
+from .panels import Query, Row, dashboard, query_variable, stat, timeseries
+from .promql import aggregate, eq, rate, re, selector, var
+
+__all__ = ["UID", "TITLE", "FILENAME", "SOURCE", "build"]
+
+UID = "monstack-backend-api"
+TITLE = "Backend API"
+FILENAME = "backend-api.json"
+SOURCE = "backend"  # fed by the instrumented backend's /metrics (backend_metrics)
+
+STATUS_4XX = "4.."
+STATUS_5XX = "5.."
+FAILURE = "failure"
+assert FAILURE in m.AUTH_OUTCOMES, "the backend's auth outcomes changed; update the login failure panel"
+
+_TARGET = (eq("job", var("job")), re("instance", var("instance")))
+_ROUTED = (*_TARGET, re(m.LABEL_ROUTE, var("route")))
+_BUCKET = f"{m.HTTP_REQUEST_DURATION_SECONDS}_bucket"
+
+
+def _requests(*extra: str) -> str:
+    return rate(selector(m.HTTP_REQUESTS_TOTAL, *_ROUTED, *extra))
+
+
+def _quantile(q: float, by: tuple[str, ...]) -> str:
+    return f"histogram_quantile({q}, {aggregate('sum', rate(selector(_BUCKET, *_ROUTED)), by=('le', *by))})"
+
+
+def _per_minute(metric: str, by: tuple[str, ...] = (), *extra: str) -> str:
+    return f"{aggregate('sum', rate(selector(metric, *_TARGET, *extra)), by=by)} * 60"
+
+
+def build():
+    all_requests = aggregate("sum", _requests())
+    server_errors = aggregate("sum", _requests(re(m.LABEL_STATUS, STATUS_5XX)))
+    auth_all = aggregate("sum", rate(selector(m.AUTH_ATTEMPTS_TOTAL, *_TARGET)))
+    auth_failed = aggregate("sum", rate(selector(m.AUTH_ATTEMPTS_TOTAL, *_TARGET, eq(m.LABEL_OUTCOME, FAILURE))))
+    latency_thresholds = (("green", None), ("orange", 0.5), ("red", 1.0))
+
+    overview = Row("Overview", [
+        stat("Request rate", Query(all_requests), unit=units.REQUESTS_PER_SEC, thresholds=(("blue", None),),
+             description="Requests per second over the selected routes and instances."),
+        stat("5xx error ratio", Query(f"({server_errors} or vector(0)) / {all_requests}"),
+             unit=units.PERCENT_UNIT, thresholds=(("green", None), ("orange", 0.01), ("red", 0.05)),
+             description="Share of requests answered with a 5xx status (0 when there were none)."),
+        stat("p99 latency", Query(_quantile(0.99, ())), unit=units.SECONDS, thresholds=latency_thresholds,
+             description="99th percentile request duration over all selected routes."),
+        stat("In-progress requests",
+             Query(aggregate("sum", selector(m.HTTP_REQUESTS_IN_PROGRESS, *_TARGET))),
+             unit=units.SHORT, thresholds=(("green", None), ("orange", 50), ("red", 100)),
+             description="Requests being served right now, summed over instances."),
+    ])
+    traffic = Row("Traffic and latency", [
+        timeseries("Request rate by route",
+                   Query(aggregate("sum", _requests(), by=(m.LABEL_ROUTE,)), "{{%s}}" % m.LABEL_ROUTE),
+                   unit=units.REQUESTS_PER_SEC, description="Requests per second, by route template."),
+        timeseries("Request duration percentiles by route",
+                   *(Query(_quantile(q, (m.LABEL_ROUTE,)), "p%d {{%s}}" % (round(q * 100), m.LABEL_ROUTE))
+                     for q in (0.5, 0.9, 0.99)),
+                   unit=units.SECONDS, thresholds=latency_thresholds,
+                   description="p50, p90 and p99 of request duration from the histogram, by route."),
+        timeseries("Client errors (4xx) by status",
+                   Query(aggregate("sum", _requests(re(m.LABEL_STATUS, STATUS_4XX)), by=(m.LABEL_STATUS, m.LABEL_ROUTE)),
+                         "{{%s}} {{%s}}" % (m.LABEL_STATUS, m.LABEL_ROUTE)),
+                   unit=units.REQUESTS_PER_SEC, thresholds=(("green", None), ("orange", 1.0)),
+                   description="4xx responses per second by status and route: bad input, missing auth, unknown ids."),
+        timeseries("Server errors (5xx) by status",
+                   Query(aggregate("sum", _requests(re(m.LABEL_STATUS, STATUS_5XX)), by=(m.LABEL_STATUS, m.LABEL_ROUTE)),
+                         "{{%s}} {{%s}}" % (m.LABEL_STATUS, m.LABEL_ROUTE)),
+                   unit=units.REQUESTS_PER_SEC, thresholds=(("green", None), ("red", 0.1)),
+                   description="5xx responses per second by status and route: failures of the backend itself."),
+        timeseries("In-progress requests",
+                   Query(aggregate("sum", selector(m.HTTP_REQUESTS_IN_PROGRESS, *_TARGET), by=("instance",)),
+                         "{{instance}}"),
+                   unit=units.SHORT, thresholds=(("green", None), ("orange", 50), ("red", 100)), width=24,
+                   description="Concurrent requests per instance (gauge)."),
+    ])
+    business = Row("Business", [
+        timeseries("Tickets created", Query(_per_minute(m.TICKETS_CREATED_TOTAL), "tickets"),
+                   unit=units.OPS_PER_MIN, width=8, description="Tickets created per minute."),
+        timeseries("Users registered", Query(_per_minute(m.USERS_REGISTERED_TOTAL), "registrations"),
+                   unit=units.OPS_PER_MIN, width=8, description="User registrations per minute."),
+        timeseries("Authentication attempts by outcome",
+                   Query(_per_minute(m.AUTH_ATTEMPTS_TOTAL, (m.LABEL_OUTCOME,)), "{{%s}}" % m.LABEL_OUTCOME),
+                   unit=units.OPS_PER_MIN, width=8, stacked=True,
+                   description="Login attempts per minute, by outcome."),
+        timeseries("Login failure ratio", Query(f"{auth_failed} / {auth_all}", "failed logins"),
+                   unit=units.PERCENT_UNIT, thresholds=(("green", None), ("orange", 0.2), ("red", 0.5)), width=24,
+                   description="Failed logins as a share of all authentication attempts; a jump suggests "
+                               "credential stuffing or a broken login form."),
+    ])
+    return dashboard(
+        title=TITLE,
+        uid=UID,
+        description="HTTP traffic, latency and errors of the helpdesk backend, and its business counters.",
+        tags=["backend", "api"],
+        variables=[
+            query_variable("job", "Job", f"label_values({m.HTTP_REQUESTS_TOTAL}, job)", default=JOB_BACKEND,
+                           include_all=False, multi=False),
+            query_variable("instance", "Instance", f'label_values({m.HTTP_REQUESTS_TOTAL}{{job="$job"}}, instance)'),
+            query_variable("route", "Route",
+                           f'label_values({m.HTTP_REQUESTS_TOTAL}{{job="$job"}}, {m.LABEL_ROUTE})'),
+        ],
+        rows=[overview, traffic, business],
+    )

@@ -1,0 +1,79 @@
+"""Containers dashboard (cAdvisor): CPU, memory working set, network and disk I/O per container."""
+
+from __future__ import annotations
+
+from grafanalib import formatunits as units
+from stack.names import JOB_CADVISOR
+
+from .metrics import cadvisor_v0_52 as ca
+from .panels import Query, Row, dashboard, query_variable, stat, timeseries
+from .promql import aggregate, eq, rate, re, selector, var
+
+__all__ = ["UID", "TITLE", "FILENAME", "SOURCE", "build"]
+
+UID = "monstack-containers"
+TITLE = "Containers"
+FILENAME = "containers.json"
+SOURCE = "cadvisor"
+
+# "All" is ".+": the root cgroup (no name label) and other unnamed cgroups stay out.
+_SELECTED = (eq("job", var("job")), re("instance", var("instance")), re(ca.LABEL_NAME, var("container")))
+_BY_CONTAINER = (ca.LABEL_NAME,)
+_LEGEND = "{{%s}}" % ca.LABEL_NAME
+
+
+def _per_container_rate(metric: str) -> str:
+    return aggregate("sum", rate(selector(metric, *_SELECTED)), by=_BY_CONTAINER)
+
+
+def build():
+    working_set = selector(ca.MEMORY_WORKING_SET_BYTES, *_SELECTED)
+    limit = selector(ca.SPEC_MEMORY_LIMIT_BYTES, *_SELECTED)
+    overview = Row("Overview", [
+        stat("Containers", Query(aggregate("count", selector(ca.LAST_SEEN, *_SELECTED))), unit=units.SHORT,
+             thresholds=(("red", None), ("green", 1)), description="Containers cAdvisor reports for the selection."),
+        stat("CPU in use", Query(aggregate("sum", rate(selector(ca.CPU_USAGE_SECONDS_TOTAL, *_SELECTED)))),
+             unit=units.PERCENT_UNIT, thresholds=(("green", None), ("orange", 1.5), ("red", 1.9)),
+             description="CPU time used by the selected containers; 100% is one core."),
+        stat("Memory working set", Query(aggregate("sum", working_set)), unit=units.BYTES_IEC,
+             thresholds=(("blue", None),), description="Working set (what the OOM killer counts) of the selection."),
+    ])
+    cpu_memory = Row("CPU and memory", [
+        timeseries("CPU usage per container", Query(_per_container_rate(ca.CPU_USAGE_SECONDS_TOTAL), _LEGEND),
+                   unit=units.PERCENT_UNIT, thresholds=(("green", None), ("orange", 0.8), ("red", 1.0)),
+                   description="CPU time per second, summed over CPUs; 100% is one full core."),
+        timeseries("Memory working set per container", Query(aggregate("sum", working_set, by=_BY_CONTAINER), _LEGEND),
+                   unit=units.BYTES_IEC, description="Working set bytes (usage minus inactive file cache)."),
+        timeseries("Memory working set / limit",
+                   Query(f"{aggregate('sum', working_set, by=_BY_CONTAINER)} / "
+                         f"({aggregate('sum', limit, by=_BY_CONTAINER)} > 0)", _LEGEND),
+                   unit=units.PERCENT_UNIT, thresholds=(("green", None), ("orange", 0.8), ("red", 0.9)), width=24,
+                   description="Working set as a share of the container's memory limit (containers without "
+                               "a limit are left out). Near 100% the container is OOM-killed."),
+    ])
+    io = Row("Network and disk", [
+        timeseries("Network received per container",
+                   Query(_per_container_rate(ca.NETWORK_RECEIVE_BYTES_TOTAL), _LEGEND), unit=units.BYTES_SEC,
+                   description="Bytes received per second over all the container's interfaces."),
+        timeseries("Network sent per container",
+                   Query(_per_container_rate(ca.NETWORK_TRANSMIT_BYTES_TOTAL), _LEGEND), unit=units.BYTES_SEC,
+                   description="Bytes sent per second over all the container's interfaces."),
+        timeseries("Disk read per container", Query(_per_container_rate(ca.FS_READS_BYTES_TOTAL), _LEGEND),
+                   unit=units.BYTES_SEC, description="Bytes read per second from block devices (blkio)."),
+        timeseries("Disk written per container", Query(_per_container_rate(ca.FS_WRITES_BYTES_TOTAL), _LEGEND),
+                   unit=units.BYTES_SEC, description="Bytes written per second to block devices (blkio)."),
+    ])
+    return dashboard(
+        title=TITLE,
+        uid=UID,
+        description="Per-container resources from cAdvisor: CPU, memory working set, network and disk I/O.",
+        tags=["containers", "cadvisor"],
+        variables=[
+            query_variable("job", "Job", f"label_values({ca.LAST_SEEN}, job)", default=JOB_CADVISOR,
+                           include_all=False, multi=False),
+            query_variable("instance", "Instance", f'label_values({ca.LAST_SEEN}{{job="$job"}}, instance)'),
+            query_variable("container", "Container",
+                           f'label_values({ca.LAST_SEEN}{{job="$job", instance=~"$instance"}}, {ca.LABEL_NAME})'),
+        ],
+        rows=[overview, cpu_memory, io],
+    )

@@ -1,0 +1,61 @@
+"""percona/mongodb_exporter 0.47.1 (the pinned image): the names the MongoDB dashboard reads.
+
+Source: percona/mongodb_exporter at tag v0.47.1: exporter/general_collector.go
+(``mongodb_up``), exporter/metrics.go (how serverStatus fields become
+``mongodb_ss_*`` names and which keys become labels), exporter/dbstats_collector.go
+and exporter/collstats_collector.go.  The stack runs it with ``--collect-all
+--compatible-mode --discovering-mode``; compatible mode adds the old v1 names
+(``mongodb_connections``, ``mongodb_op_counters_total``...) beside these, but the
+dashboards read the current names only, which exist with or without that flag.
+
+Most values are exported as untyped; ``rate()`` works on them all the same.
+"""
+
+__all__ = [
+    "VERSION",
+    "UP",
+    "SS_UPTIME",
+    "SS_CONNECTIONS",
+    "SS_OPCOUNTERS",
+    "SS_OPLATENCIES_LATENCY",
+    "SS_OPLATENCIES_OPS",
+    "DBSTATS_DATA_SIZE",
+    "DBSTATS_STORAGE_SIZE",
+    "DBSTATS_INDEX_SIZE",
+    "COLLSTATS_STORAGE_SIZE",
+    "COLLSTATS_STORAGE_STORAGE_SIZE",
+    "LABEL_CONN_TYPE",
+    "LABEL_LEGACY_OP_TYPE",
+    "LABEL_OP_TYPE",
+    "LABEL_DATABASE",
+    "LABEL_COLLECTION",
+    "CONN_CURRENT",
+    "CONN_ACTIVE",
+    "CONN_AVAILABLE",
+    "CONN_TOTAL_CREATED",
+]
+
+VERSION = "0.47.1"
+
+UP = "mongodb_up"  # gauge, const label cluster_role
+SS_UPTIME = "mongodb_ss_uptime"  # serverStatus.uptime, seconds
+SS_CONNECTIONS = "mongodb_ss_connections"  # serverStatus.connections.* {conn_type}
+SS_OPCOUNTERS = "mongodb_ss_opcounters"  # serverStatus.opcounters.* {legacy_op_type}, cumulative
+SS_OPLATENCIES_LATENCY = "mongodb_ss_opLatencies_latency"  # cumulative microseconds {op_type}
+SS_OPLATENCIES_OPS = "mongodb_ss_opLatencies_ops"  # cumulative operations {op_type}
+DBSTATS_DATA_SIZE = "mongodb_dbstats_dataSize"  # bytes {database}
+DBSTATS_STORAGE_SIZE = "mongodb_dbstats_storageSize"  # bytes {database}
+DBSTATS_INDEX_SIZE = "mongodb_dbstats_indexSize"  # bytes {database}
+COLLSTATS_STORAGE_SIZE = "mongodb_collstats_storageStats_size"  # bytes {database, collection}
+COLLSTATS_STORAGE_STORAGE_SIZE = "mongodb_collstats_storageStats_storageSize"  # bytes {database, collection}
+
+LABEL_CONN_TYPE = "conn_type"
+LABEL_LEGACY_OP_TYPE = "legacy_op_type"
+LABEL_OP_TYPE = "op_type"
+LABEL_DATABASE = "database"
+LABEL_COLLECTION = "collection"
+
+CONN_CURRENT = "current"
+CONN_ACTIVE = "active"
+CONN_AVAILABLE = "available"
+CONN_TOTAL_CREATED = "totalCreated"
