@@ -1,0 +1,232 @@
+#!/bin/bash
+# Build the local images the `ci` stack (Pulumi.ci.yaml) deploys, from Debian's packages.
+# No image registry is reachable here, so every image is assembled from a root filesystem
+# and imported with `docker import`.
+#
+#   images/build.sh                 build every image (skips the ones already built from the same inputs)
+#   images/build.sh prometheus ...  build only the named ones
+#   images/build.sh --list          print the tags this script makes
+#
+# Each image carries the label monstack.inputs-sha256 (a hash of this script, the image's
+# own files and the exact Debian binaries or app sources it contains); a tag that exists with
+# the same label is not rebuilt. MONSTACK_IMAGES_FORCE=1 rebuilds anyway.
+# The debootstrap base of the helpdesk image is cached as a tarball in
+# ${MONSTACK_IMAGE_CACHE:-/var/cache/monstack-images} (it takes about a minute to make).
+#
+# Needs: docker (engine running), busybox-static, prometheus, prometheus-node-exporter,
+# prometheus-mongodb-exporter, debootstrap, python3 with pip. Run as root.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+cache=${MONSTACK_IMAGE_CACHE:-/var/cache/monstack-images}
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+force=${MONSTACK_IMAGES_FORCE:-0}
+label=monstack.inputs-sha256
+
+PROMETHEUS_TAG=monstack-local/prometheus:2.42.0
+PROMETHEUS_B_TAG=monstack-local/prometheus:2.42.0-b
+NODE_EXPORTER_TAG=monstack-local/node-exporter:1.5.0
+MONGODB_EXPORTER_TAG=monstack-local/mongodb-exporter:1.0.0
+HELPDESK_TAG=monstack-local/helpdesk:0.1.0
+ALL=(prometheus node-exporter mongodb-exporter helpdesk)
+
+log() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+need_file() { [ -e "$1" ] || die "$1 is missing (apt-get install -y $2)"; }
+
+# sha256 of a list of files and strings given on stdin, one per line ("file:PATH" or text)
+inputs_hash() {
+    local line
+    {
+        sha256sum "$0" | cut -d' ' -f1
+        while IFS= read -r line; do
+            case "$line" in
+            file:*) sha256sum "${line#file:}" | cut -d' ' -f1 ;;
+            *) printf '%s\n' "$line" ;;
+            esac
+        done
+    } | sha256sum | cut -d' ' -f1
+}
+
+current_hash() { docker image inspect --format "{{ index .Config.Labels \"$label\" }}" "$1" 2>/dev/null || true; }
+
+up_to_date() {
+    local tag=$1 hash=$2
+    [ "$force" != 1 ] && [ "$(current_hash "$tag")" = "$hash" ]
+}
+
+# A root filesystem skeleton shaped like the busybox-based prom/* images: busybox for sh and
+# wget (healthchecks), /etc/passwd with nobody (65534), a world-writable /tmp.
+skeleton() {
+    local root=$1 applet
+    mkdir -p "$root"/{bin,etc,tmp,lib/x86_64-linux-gnu,lib64}
+    chmod 1777 "$root/tmp"
+    cp /usr/bin/busybox "$root/bin/busybox"
+    for applet in sh wget cat ls echo env id ps sleep grep head tail mkdir rm nc du df; do
+        ln -s busybox "$root/bin/$applet"
+    done
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' >"$root/etc/passwd"
+    printf 'root:x:0:\nnobody:x:65534:\n' >"$root/etc/group"
+    printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"
+}
+
+# Copy a dynamically linked binary and the libraries ldd lists.
+add_binary() {
+    local root=$1 src=$2 dst=$3 lib
+    install -m 0755 "$src" "$root$dst"
+    for lib in $(ldd "$src" | grep -o '/[^ ]*'); do
+        mkdir -p "$root$(dirname "$lib")"
+        cp -L "$lib" "$root$lib"
+    done
+}
+
+import_rootfs() {
+    local root=$1 tag=$2 hash=$3
+    shift 3
+    local changes=(-c "LABEL $label=$hash" -c "LABEL org.opencontainers.image.source=monstack/images/build.sh")
+    local c
+    for c in "$@"; do changes+=(-c "$c"); done
+    tar --numeric-owner -C "$root" -c . | docker import "${changes[@]}" - "$tag" >/dev/null
+    log "built $tag ($(docker image inspect --format '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1/1e6}'))"
+}
+
+build_prometheus() {
+    need_file /usr/bin/prometheus prometheus
+    need_file /usr/bin/busybox busybox-static
+    local hash hash_b
+    hash=$(printf 'prometheus\nfile:/usr/bin/prometheus\nfile:/usr/bin/promtool\nfile:/usr/bin/busybox\n' | inputs_hash)
+    hash_b=$(printf '%s\nvariant b\n' "$hash" | sha256sum | cut -d' ' -f1)
+    if up_to_date "$PROMETHEUS_TAG" "$hash" && up_to_date "$PROMETHEUS_B_TAG" "$hash_b"; then
+        log "$PROMETHEUS_TAG and $PROMETHEUS_B_TAG are up to date"; return
+    fi
+    local root
+    root=$(mktemp -d)
+    skeleton "$root"
+    add_binary "$root" /usr/bin/prometheus /bin/prometheus
+    add_binary "$root" /usr/bin/promtool /bin/promtool
+    mkdir -p "$root/etc/prometheus" "$root/prometheus"
+    cat >"$root/etc/prometheus/prometheus.yml" <<'YAML'
+# Default configuration of the image (the stack uploads its own).
+global:
+  scrape_interval: 15s
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: ["localhost:9090"]
+YAML
+    chown -R 65534:65534 "$root/etc/prometheus" "$root/prometheus"
+    chmod 0775 "$root/prometheus"
+    # Shaped like prom/prometheus: runs as nobody, TSDB in /prometheus (a declared volume).
+    local common=(
+        'USER nobody' 'WORKDIR /prometheus' 'EXPOSE 9090' 'VOLUME ["/prometheus"]'
+        'ENTRYPOINT ["/bin/prometheus"]'
+        'CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]'
+    )
+    import_rootfs "$root" "$PROMETHEUS_TAG" "$hash" "${common[@]}"
+    # The same program under a second tag with another image id, so that a test can move the
+    # stack between two local images.
+    import_rootfs "$root" "$PROMETHEUS_B_TAG" "$hash_b" "${common[@]}" 'LABEL monstack.variant=b'
+    rm -rf "$root"
+}
+
+build_node_exporter() {
+    need_file /usr/bin/prometheus-node-exporter prometheus-node-exporter
+    local hash root
+    hash=$(printf 'node-exporter\nfile:/usr/bin/prometheus-node-exporter\nfile:/usr/bin/busybox\n' | inputs_hash)
+    if up_to_date "$NODE_EXPORTER_TAG" "$hash"; then log "$NODE_EXPORTER_TAG is up to date"; return; fi
+    root=$(mktemp -d)
+    skeleton "$root"
+    add_binary "$root" /usr/bin/prometheus-node-exporter /bin/node_exporter
+    # Shaped like prom/node-exporter.
+    import_rootfs "$root" "$NODE_EXPORTER_TAG" "$hash" 'USER nobody' 'EXPOSE 9100' 'ENTRYPOINT ["/bin/node_exporter"]'
+    rm -rf "$root"
+}
+
+build_mongodb_exporter() {
+    need_file /usr/bin/prometheus-mongodb-exporter prometheus-mongodb-exporter
+    local hash root
+    hash=$(printf 'mongodb-exporter\nfile:/usr/bin/prometheus-mongodb-exporter\nfile:/usr/bin/busybox\nfile:%s\n' \
+        "$here/mongodb-exporter/entrypoint.sh" | inputs_hash)
+    if up_to_date "$MONGODB_EXPORTER_TAG" "$hash"; then log "$MONGODB_EXPORTER_TAG is up to date"; return; fi
+    root=$(mktemp -d)
+    skeleton "$root"
+    add_binary "$root" /usr/bin/prometheus-mongodb-exporter /bin/mongodb_exporter
+    # Entrypoint at the path of the percona image's binary, mapping its flags (see the script).
+    install -m 0755 "$here/mongodb-exporter/entrypoint.sh" "$root/mongodb_exporter"
+    import_rootfs "$root" "$MONGODB_EXPORTER_TAG" "$hash" 'USER nobody' 'EXPOSE 9216' 'ENTRYPOINT ["/mongodb_exporter"]'
+    rm -rf "$root"
+}
+
+# debootstrap --variant=minbase bookworm + python3, as a cached tarball.
+helpdesk_base() {
+    local base="$cache/bookworm-minbase-python3.tar"
+    if [ ! -s "$base" ]; then
+        command -v debootstrap >/dev/null || die "debootstrap is missing (apt-get install -y debootstrap)"
+        mkdir -p "$cache"
+        local dir
+        dir=$(mktemp -d "$cache/debootstrap.XXXXXX")
+        log "debootstrap bookworm into $dir (about a minute)"
+        debootstrap --variant=minbase --include=python3 bookworm "$dir" "$mirror" >"$dir.log" 2>&1 \
+            || { tail -n 20 "$dir.log" >&2; die "debootstrap failed (log: $dir.log)"; }
+        # Keep the image small-ish: no apt lists, caches, docs or locales.
+        rm -rf "$dir"/var/cache/apt/* "$dir"/var/lib/apt/lists/* "$dir"/usr/share/doc/* \
+            "$dir"/usr/share/man/* "$dir"/usr/share/info/* "$dir"/usr/share/locale/* "$dir"/var/log/*
+        tar --numeric-owner -C "$dir" -cf "$base.tmp" .
+        mv "$base.tmp" "$base"
+        rm -rf "$dir" "$dir.log"
+    fi
+    printf '%s\n' "$base"
+}
+
+build_helpdesk() {
+    local app="$repo/examples/helpdesk"
+    [ -f "$app/app.py" ] || die "$app/app.py is missing"
+    local base hash root files
+    base=$(helpdesk_base)
+    files=$(cd "$repo" && find examples/helpdesk backend_metrics -name '*.py' -type f | LC_ALL=C sort)
+    hash=$({
+        printf 'helpdesk\nbase:%s\nfile:%s\n' "$(stat -c '%s %Y' "$base")" "$here/helpdesk/requirements.txt"
+        python3 -m pip --version | cut -d' ' -f1,2
+        for f in $files; do printf '%s\nfile:%s\n' "$f" "$repo/$f"; done
+    } | inputs_hash)
+    if up_to_date "$HELPDESK_TAG" "$hash"; then log "$HELPDESK_TAG is up to date"; return; fi
+    root=$(mktemp -d)
+    tar -C "$root" -xf "$base"
+    # The base's python3 is Debian's 3.11, the same minor version as the building python3, so
+    # wheels resolved here (with this machine's pip constraints) run inside the image.
+    local site="$root/usr/local/lib/python3.11/dist-packages"
+    mkdir -p "$site"
+    python3 -m pip install --quiet --no-compile --target "$site" -r "$here/helpdesk/requirements.txt" \
+        || die "pip install of images/helpdesk/requirements.txt failed"
+    mkdir -p "$root/app"
+    for f in $files; do install -D -m 0644 "$repo/$f" "$root/app/$f"; done
+    import_rootfs "$root" "$HELPDESK_TAG" "$hash" 'USER nobody' 'WORKDIR /app' 'EXPOSE 8000' \
+        'ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1' \
+        'ENTRYPOINT ["python3", "-m", "uvicorn", "examples.helpdesk.app:app", "--host", "0.0.0.0", "--port", "8000"]'
+    rm -rf "$root"
+}
+
+main() {
+    if [ "${1:-}" = --list ]; then
+        printf '%s\n' "$PROMETHEUS_TAG" "$PROMETHEUS_B_TAG" "$NODE_EXPORTER_TAG" "$MONGODB_EXPORTER_TAG" "$HELPDESK_TAG"
+        return
+    fi
+    docker info >/dev/null 2>&1 || die "no Docker engine answers (scripts/docker-engine start DIR)"
+    local names=("$@") name start
+    [ ${#names[@]} -gt 0 ] || names=("${ALL[@]}")
+    for name in "${names[@]}"; do
+        start=$(date +%s)
+        case "$name" in
+        prometheus) build_prometheus ;;
+        node-exporter) build_node_exporter ;;
+        mongodb-exporter) build_mongodb_exporter ;;
+        helpdesk) build_helpdesk ;;
+        *) die "unknown image $name (one of: ${ALL[*]})" ;;
+        esac
+        log "$name: $(($(date +%s) - start))s"
+    done
+}
+
+main "$@"
