@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 import pulumi
 import pulumi.runtime.settings as pulumi_settings
+from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
 __all__ = ["Declared", "Deployment", "RecordingMocks", "run_program", "PROJECT_ROOT"]
@@ -37,6 +38,7 @@ class Declared:
     protect: bool
     delete_before_replace: bool
     replace_on_changes: tuple[str, ...]
+    secret_inputs: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -91,6 +93,22 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(args.token)
 
 
+
+
+def _unwrap_secrets(value: Any) -> tuple[Any, bool]:
+    """A value with Pulumi's secret wrappers removed, and whether it held any secret."""
+    if isinstance(value, dict):
+        # How Pulumi marks a secret value on the wire.
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return _unwrap_secrets(value["value"])[0], True
+        pairs = {k: _unwrap_secrets(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(secret for _, secret in pairs.values())
+    if isinstance(value, list):
+        pairs = [_unwrap_secrets(v) for v in value]
+        return [v for v, _ in pairs], any(secret for _, secret in pairs)
+    return value, False
+
+
 class _RecordingMonitor(MockMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks, deployment: Deployment) -> None:
         super().__init__(mocks)
@@ -99,18 +117,21 @@ class _RecordingMonitor(MockMonitor):
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
+            state = self.resources[response.urn].state if response.urn in self.resources else {}
+            unwrapped = {key: _unwrap_secrets(value) for key, value in state.items()}
             self.deployment.resources.append(
                 Declared(
                     typ=request.type,
                     name=request.name,
                     urn=response.urn,
-                    inputs=self.resources[response.urn].state if response.urn in self.resources else {},
+                    inputs={key: value for key, (value, _) in unwrapped.items()},
                     custom=request.custom,
                     parent=request.parent,
                     retain_on_delete=request.retainOnDelete,
                     protect=request.protect,
                     delete_before_replace=request.deleteBeforeReplace,
                     replace_on_changes=tuple(request.replaceOnChanges),
+                    secret_inputs=frozenset(key for key, (_, secret) in unwrapped.items() if secret),
                 )
             )
         return response

@@ -1,0 +1,63 @@
+"""Properties that hold for every valid configuration."""
+
+import subprocess
+
+from hypothesis import HealthCheck, given, settings as hsettings
+
+from stack.config import settings_from_mapping
+from stack.render import render_prometheus_config, to_yaml
+from tests.property.strategies import stack_config
+from tests.support.pulumi_program import RecordingMocks, run_program
+from tests.support.tools import require_binary
+
+MONGODB_URI = {"mongodbUri": "mongodb://mongo:27017"}
+PROGRAM_RUNS = hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@given(stack_config)
+@hsettings(max_examples=40, deadline=None)
+def test_prometheus_config_is_deterministic(config):
+    first = to_yaml(render_prometheus_config(settings_from_mapping(config)))
+    again = to_yaml(render_prometheus_config(settings_from_mapping(dict(reversed(list(config.items()))))))
+    assert first == again
+
+
+@given(stack_config)
+@hsettings(max_examples=25, deadline=None)
+def test_rendered_prometheus_config_passes_promtool(tmp_path_factory, config):
+    promtool = require_binary("promtool")
+    path = tmp_path_factory.mktemp("prom") / "prometheus.yml"
+    path.write_text(to_yaml(render_prometheus_config(settings_from_mapping(config))))
+    result = subprocess.run([promtool, "check", "config", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def volume_inputs(deployment):
+    return {v.urn: (v.inputs, v.retain_on_delete) for v in deployment.volumes}
+
+
+@given(before=stack_config, after=stack_config)
+@PROGRAM_RUNS
+def test_no_settings_change_touches_a_volumes_inputs(before, after):
+    # Only a volume's own name (here: the stack name prefix, fixed) may change its inputs.
+    first = run_program(before, secrets=MONGODB_URI, mocks=RecordingMocks())
+    second = run_program(after, secrets=MONGODB_URI, mocks=RecordingMocks())
+    shared = volume_inputs(first).keys() & volume_inputs(second).keys()
+    assert any("prometheus" in urn for urn in shared)
+    for urn in shared:
+        assert volume_inputs(first)[urn] == volume_inputs(second)[urn], urn
+
+
+@given(stack_config)
+@PROGRAM_RUNS
+def test_every_scrape_target_is_a_declared_service_or_the_backend(config):
+    deployment = run_program(config, secrets=MONGODB_URI, mocks=RecordingMocks())
+    settings = settings_from_mapping(config, default_name="monstack-dev")
+    prometheus = deployment.containers["monstack-dev-prometheus"]
+    declared = {"localhost"} | {h["host"] for h in prometheus.inputs.get("hosts", [])}
+    for container in deployment.containers.values():
+        for network in container.inputs.get("networksAdvanced", []):
+            declared.update(network.get("aliases", []))
+    for job in render_prometheus_config(settings)["scrape_configs"]:
+        for target in job["static_configs"][0]["targets"]:
+            assert target in settings.backend_targets or target.rsplit(":", 1)[0] in declared, target
