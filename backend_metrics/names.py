@@ -17,6 +17,14 @@ __all__ = [
     "LABEL_STATUS",
     "LABEL_OUTCOME",
     "AUTH_OUTCOMES",
+    "SERIES_OVERFLOW_TOTAL",
+    "LABEL_METRIC",
+    "ROUTE_UNMATCHED",
+    "METHOD_OTHER",
+    "OVERFLOW_VALUE",
+    "STATUS_CLIENT_CLOSED",
+    "STANDARD_METHODS",
+    "DEFAULT_METRICS_PATH",
 ]
 
 HTTP_REQUESTS_TOTAL = "http_requests_total"
@@ -33,3 +41,16 @@ LABEL_STATUS = "status"
 LABEL_OUTCOME = "outcome"
 
 AUTH_OUTCOMES = ("success", "failure")
+
+# Added with the instrumentation package (issue 3): fixed label values that keep
+# the number of series bounded, and the guard's own counter.
+SERIES_OVERFLOW_TOTAL = "backend_metrics_series_overflow_total"
+LABEL_METRIC = "metric"
+
+ROUTE_UNMATCHED = "<unmatched>"
+METHOD_OTHER = "OTHER"
+OVERFLOW_VALUE = "__overflow__"
+STATUS_CLIENT_CLOSED = "499"
+STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
+
+DEFAULT_METRICS_PATH = "/metrics"

@@ -1,0 +1,110 @@
+"""Multiprocess mode (gunicorn and friends), as prometheus_client documents it.
+
+- `PROMETHEUS_MULTIPROC_DIR` is set in the environment before Python starts (so
+  before prometheus_client is imported); every worker writes its values there.
+- Each scrape collects the directory into a fresh registry (`scrape_registry`).
+- When a worker exits, gunicorn's ``child_exit`` hook calls `mark_process_dead`
+  (see `child_exit` and examples/helpdesk/gunicorn.conf.py).
+- A missing, non-directory or unwritable directory fails at start
+  (`check_multiprocess_dir`), not with an empty ``/metrics`` later.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import tempfile
+from typing import Any
+
+from prometheus_client import CollectorRegistry, values
+from prometheus_client import multiprocess as _mp
+
+__all__ = [
+    "ENV_VAR",
+    "MultiprocessConfigError",
+    "check_multiprocess_dir",
+    "child_exit",
+    "clear_multiprocess_dir",
+    "mark_process_dead",
+    "multiprocess_dir",
+    "on_starting",
+    "scrape_registry",
+]
+
+ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class MultiprocessConfigError(RuntimeError):
+    """Multiprocess mode is asked for but cannot work."""
+
+
+def multiprocess_dir() -> str | None:
+    """The multiprocess directory from the environment, or None in single-process mode."""
+    return os.environ.get(ENV_VAR) or None
+
+
+def check_multiprocess_dir() -> str | None:
+    """Raise `MultiprocessConfigError` unless multiprocess mode, when asked for, can work.
+
+    Returns the directory (None in single-process mode).  Checks that it exists, is a
+    directory, accepts a new file, and that prometheus_client was imported after the
+    variable was set (otherwise every worker would count only for itself).
+    """
+    path = multiprocess_dir()
+    if path is None:
+        return None
+    if not os.path.isdir(path):
+        raise MultiprocessConfigError(
+            f"{ENV_VAR}={path!r} does not exist or is not a directory; create it (empty) before starting the server"
+        )
+    try:
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
+            pass
+    except OSError as err:
+        raise MultiprocessConfigError(f"{ENV_VAR}={path!r} is not writable: {err}") from err
+    if values.ValueClass is values.MutexValue:
+        raise MultiprocessConfigError(
+            f"{ENV_VAR} is set but prometheus_client was imported before it was: set it in the "
+            "environment of the server process (not from Python code after imports)"
+        )
+    return path
+
+
+def scrape_registry() -> CollectorRegistry:
+    """A fresh registry that reads every worker's values from the multiprocess directory."""
+    path = check_multiprocess_dir()
+    if path is None:
+        raise MultiprocessConfigError(f"{ENV_VAR} is not set; scrape_registry() is for multiprocess mode only")
+    registry = CollectorRegistry()
+    _mp.MultiProcessCollector(registry, path=path)
+    return registry
+
+
+def mark_process_dead(pid: int, path: str | None = None) -> None:
+    """Forget a dead worker's live gauges (prometheus_client's bookkeeping)."""
+    path = path or multiprocess_dir()
+    if path is not None:
+        _mp.mark_process_dead(pid, path)
+
+
+def clear_multiprocess_dir(path: str | None = None) -> None:
+    """Remove the *.db files a previous run left behind (do this before workers start)."""
+    path = path or multiprocess_dir()
+    if path is None:
+        return
+    for name in glob.glob(os.path.join(path, "*.db")):
+        os.remove(name)
+
+
+def on_starting(server: Any = None) -> None:
+    """gunicorn ``on_starting`` hook: fail before forking if the directory is unusable, then wipe it."""
+    path = multiprocess_dir()
+    if path is None:
+        raise MultiprocessConfigError(f"{ENV_VAR} must be set when serving with several workers")
+    check_multiprocess_dir()
+    clear_multiprocess_dir(path)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """gunicorn ``child_exit`` hook."""
+    mark_process_dead(worker.pid)

@@ -1,0 +1,87 @@
+"""The framework-neutral hot path: one finished request -> one counter and one histogram update.
+
+The ASGI and WSGI middlewares find (method, route template, status, duration)
+and call `HttpRecorder.record`.  Label children are cached per (method, route,
+status), behind the series caps of `LabelGuard`, so a steady-state request costs
+one dict lookup plus prometheus_client's own `inc` and `observe`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from prometheus_client import CollectorRegistry
+
+from backend_metrics.factory import DEFAULT_BUCKETS, HttpMetrics, http_metrics
+from backend_metrics.guard import DEFAULT_MAX_SERIES
+from backend_metrics.multiprocess import check_multiprocess_dir
+from backend_metrics.names import DEFAULT_METRICS_PATH, METHOD_OTHER, STANDARD_METHODS
+
+__all__ = ["HttpRecorder", "normalise_method"]
+
+_STANDARD_METHODS = STANDARD_METHODS
+
+
+def normalise_method(method: str) -> str:
+    """The method itself if standard, else `METHOD_OTHER` (one fixed value for anything a client invents)."""
+    return method if method in _STANDARD_METHODS else METHOD_OTHER
+
+
+class HttpRecorder:
+    """Records finished HTTP requests into the HTTP metrics of one registry.
+
+    Options (shared by `asgi.instrument` and `wsgi.instrument`):
+      registry: where the metrics live (default: prometheus_client's global registry).
+      buckets: histogram buckets in seconds (default `DEFAULT_BUCKETS`).
+      max_series: cap on label sets per metric; later ones fold into "__overflow__".
+      in_progress: also keep the `http_requests_in_progress` gauge (costs two more
+        locked updates per request, so it is off unless asked for).
+      exclude_routes: route templates not to record (e.g. "/healthz").
+      metrics_path: where the exposition is served (None: not served by the middleware).
+      count_metrics_path: record requests to the metrics path too (default False).
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        buckets: Sequence[float] = DEFAULT_BUCKETS,
+        max_series: int = DEFAULT_MAX_SERIES,
+        in_progress: bool = False,
+        exclude_routes: Iterable[str] = (),
+        metrics_path: str | None = DEFAULT_METRICS_PATH,
+        count_metrics_path: bool = False,
+    ) -> None:
+        check_multiprocess_dir()
+        self.registry = registry
+        self.metrics: HttpMetrics = http_metrics(registry, buckets=buckets, max_series=max_series, in_progress=in_progress)
+        self.in_progress = self.metrics.in_progress if in_progress else None
+        excluded = set(exclude_routes)
+        if metrics_path and not count_metrics_path:
+            excluded.add(metrics_path)
+        self.excluded = frozenset(excluded)
+        self.metrics_path = metrics_path
+        self.count_metrics_path = count_metrics_path
+        self._pairs: dict[tuple[str, str, int], tuple] = {}
+
+    def record(self, method: str, route: str, status: int, duration: float) -> None:
+        """Count one request; `method` may be anything the client sent, `route` is a template."""
+        if method not in _STANDARD_METHODS:
+            method = METHOD_OTHER
+        pair = self._pairs.get((method, route, status))
+        if pair is None:
+            pair = self._children(method, route, status)
+        pair[0].inc()
+        pair[1].observe(duration)
+
+    def _children(self, method: str, route: str, status: int) -> tuple:
+        metrics = self.metrics
+        status_label = str(status)
+        cacheable = not (
+            metrics.requests_guard.would_overflow(method, route, status_label)
+            or metrics.duration_guard.would_overflow(method, route)
+        )
+        pair = (metrics.requests_guard.labels(method, route, status_label), metrics.duration_guard.labels(method, route))
+        if cacheable:
+            self._pairs[(method, route, status)] = pair
+        return pair
