@@ -1,0 +1,1 @@
+"""Example applications wired with backend_metrics."""
