@@ -268,3 +268,29 @@ def test_secrets_stay_secret_in_the_declared_inputs(deploy):
     assert "envs" in containers["monstack-dev-mongodb-exporter"].secret_inputs
     assert "uploads" in containers["monstack-dev-grafana"].secret_inputs
     assert not containers["monstack-dev-prometheus"].secret_inputs
+
+
+def test_grafana_receives_every_built_dashboard(deploy):
+    from dashboards import render_dashboards
+
+    grafana = deploy().containers["monstack-dev-grafana"]
+    built = render_dashboards()
+    assert built
+    for filename, text in built.items():
+        assert upload(grafana, f"{names.GRAFANA_DASHBOARDS_DIR}/{filename}") == text
+
+
+def test_a_dashboard_change_replaces_grafana_but_not_its_volume(monkeypatch, deploy):
+    import dashboards
+
+    before = deploy()
+    built = dashboards.render_dashboards()
+    changed = {name: text.replace('"title"', '"title" ', 1) for name, text in built.items()}
+    monkeypatch.setattr(dashboards, "render_dashboards", lambda: changed)
+    after = deploy()
+    grafana = "monstack-dev-grafana"
+    assert before.containers[grafana].inputs["uploads"] != after.containers[grafana].inputs["uploads"]
+    assert before.containers[grafana].inputs["labels"] != after.containers[grafana].inputs["labels"]
+    assert [v.inputs for v in before.volumes] == [v.inputs for v in after.volumes]
+    prometheus = "monstack-dev-prometheus"
+    assert before.containers[prometheus].inputs == after.containers[prometheus].inputs
