@@ -53,7 +53,7 @@ def build():
              description="Share of requests answered with a 5xx status (0 when there were none)."),
         stat("p99 latency", Query(_quantile(0.99, ())), unit=units.SECONDS, thresholds=latency_thresholds,
              description="99th percentile request duration over all selected routes."),
-        stat("In-progress requests",
+        stat("Requests in progress",
              Query(aggregate("sum", selector(m.HTTP_REQUESTS_IN_PROGRESS, *_TARGET))),
              unit=units.SHORT, thresholds=(("green", None), ("orange", 50), ("red", 100)),
              description="Requests being served right now, summed over instances."),

@@ -68,7 +68,7 @@ _TOKEN_RE = re.compile(
   | (?P<var>\$\{[A-Za-z_][A-Za-z0-9_]*(?::[A-Za-z_]+)?\}|\$[A-Za-z_][A-Za-z0-9_]*)
   | (?P<duration>(?:\d+(?:ms|s|m|h|d|w|y))+(?![A-Za-z0-9_]))
   | (?P<number>0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<ident>[A-Za-z_:][A-Za-z0-9_:]*)
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_:]*)
   | (?P<op>==|!=|<=|>=|=~|!~|[-+*/%^<>=])
   | (?P<punct>[(){}\[\],:@])
     """,

@@ -1,0 +1,200 @@
+"""Shared by the dashboard tests: the queries each dashboard runs, variable substitution,
+exposition parsing, the metric contract check, and OpenMetrics backfill input from a fixture."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+import dashboards
+from dashboards.adapter import iter_panels
+from dashboards.promql_refs import References, parse_label_values_query, parse_references
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+CADVISOR_FIXTURE = FIXTURES / "cadvisor-v0.52.1.prom"
+MONGODB_EXPORTER_FIXTURE = FIXTURES / "mongodb_exporter-0.47.1.prom"
+
+# Labels Prometheus attaches to every scraped series; they are not in an exporter's output.
+TARGET_LABELS = frozenset({"job", "instance"})
+
+
+@dataclass(frozen=True)
+class PanelQuery:
+    dashboard: str  # file name
+    source: str  # which exporter feeds it (the dashboard module's SOURCE)
+    panel: str
+    ref_id: str
+    expr: str
+
+
+def dashboard_sources() -> dict[str, str]:
+    """file name -> SOURCE of the module that builds it."""
+    return {module.FILENAME: module.SOURCE for module in dashboards.dashboard_modules()}
+
+
+def panel_queries(documents: dict[str, dict[str, Any]] | None = None) -> list[PanelQuery]:
+    documents = documents if documents is not None else dashboards.render_documents()
+    sources = dashboard_sources()
+    out = []
+    for filename, doc in documents.items():
+        for panel in iter_panels(doc["panels"]):
+            for target in panel.get("targets", []):
+                out.append(PanelQuery(filename, sources[filename], panel["title"], target["refId"], target["expr"]))
+    return out
+
+
+def variable_queries(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(v["name"], v["query"]) for v in doc["templating"]["list"] if v["type"] == "query"]
+
+
+def substitutions(doc: dict[str, Any], rate_interval: str) -> dict[str, str]:
+    """Values for a dashboard's variables as a user would leave them: the default job, "All" elsewhere."""
+    values = {"__rate_interval": rate_interval, "__interval": rate_interval, "__range": "1h"}
+    for variable in doc["templating"]["list"]:
+        if variable.get("includeAll"):
+            values[variable["name"]] = variable["allValue"]
+        else:
+            current = variable["current"]["value"]
+            values[variable["name"]] = current[0] if isinstance(current, list) else current
+    return values
+
+
+_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def substitute(expr: str, values: dict[str, str]) -> str:
+    def replace(m: re.Match) -> str:
+        name = m.group(1) or m.group(2)
+        if name not in values:
+            raise KeyError(f"no value for ${name} in {expr!r}")
+        return values[name]
+
+    return _VAR_RE.sub(replace, expr)
+
+
+def exposition_series(text: str) -> dict[str, list[dict[str, str]]]:
+    """Sample name -> label sets, from Prometheus text exposition; empty label values count as absent
+    (Prometheus drops them on ingestion)."""
+    series: dict[str, list[dict[str, str]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = {k: v for k, v in sample.labels.items() if v != ""}
+            series.setdefault(sample.name, []).append(labels)
+    return series
+
+
+def _value_matches(op: str, pattern: str, value: str | None) -> bool:
+    value = value or ""
+    if op == "=":
+        return value == pattern
+    return re.fullmatch(pattern, value) is not None
+
+
+def contract_problems(refs: References, series: dict[str, list[dict[str, str]]]) -> list[str]:
+    """Every metric and label `refs` reads must exist in `series`; matchers with a fixed value must
+    match at least one series.  Returns what is missing (empty when the contract holds)."""
+    problems = []
+    for selector in refs.selectors:
+        if selector.metric is None:
+            problems.append(f"selector without a metric name: {selector}")
+            continue
+        if selector.metric not in series:
+            problems.append(f"metric {selector.metric!r} is not in the source's output")
+            continue
+        label_sets = series[selector.metric]
+        for matcher in selector.matchers:
+            if matcher.label in TARGET_LABELS:
+                continue
+            if not any(matcher.label in labels for labels in label_sets):
+                problems.append(f"label {matcher.label!r} is not on any {selector.metric} series")
+            elif matcher.op in ("=", "=~") and "$" not in matcher.value and matcher.value:
+                if not any(_value_matches(matcher.op, matcher.value, labels.get(matcher.label)) for labels in label_sets):
+                    problems.append(
+                        f"no {selector.metric} series has {matcher.label}{matcher.op}{matcher.value!r}"
+                    )
+    for grouping in refs.groupings:
+        for label in grouping.labels:
+            if label in TARGET_LABELS:
+                continue
+            if not any(label in labels for metric in grouping.metrics for labels in series.get(metric, [])):
+                problems.append(f"{grouping.clause} label {label!r} is on none of {sorted(grouping.metrics)}")
+    return problems
+
+
+def dashboard_references(doc: dict[str, Any]) -> Iterator[tuple[str, References]]:
+    """(where, references) for every panel query and every query variable of one dashboard."""
+    for panel in iter_panels(doc["panels"]):
+        for target in panel.get("targets", []):
+            yield f"{doc['title']} / {panel['title']} / {target['refId']}", parse_references(target["expr"])
+    for name, query in variable_queries(doc):
+        refs, label = parse_label_values_query(query)
+        metrics = frozenset(refs.metrics)
+        from dashboards.promql_refs import Grouping
+
+        refs.groupings.append(Grouping("label_values", (label,), metrics))
+        yield f"{doc['title']} / variable ${name}", refs
+
+
+def _om_value(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    return repr(float(value))
+
+
+def _om_labels(labels: dict[str, str]) -> str:
+    def esc(v: str) -> str:
+        return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+    return "{" + ",".join(f'{k}="{esc(v)}"' for k, v in sorted(labels.items())) + "}"
+
+
+def openmetrics_backfill(text: str, *, job: str, instance: str, end: float, scrapes: int = 20, interval: float = 15.0) -> str:
+    """OpenMetrics input for ``promtool tsdb create-blocks-from openmetrics``: `scrapes` samples per
+    series, `interval` seconds apart, the last at `end`; gauges stay constant, every other value
+    (counters and the exporters' untyped cumulative values) grows so that rate() sees movement."""
+    lines = []
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = {k: v for k, v in sample.labels.items() if v != ""}
+            labels.update(job=job, instance=instance)
+            rendered = sample.name + _om_labels(labels)
+            step = 0.0 if family.type == "gauge" else max(abs(sample.value) * 0.002, 1.0)
+            for k in range(scrapes):
+                ts = end - (scrapes - 1 - k) * interval
+                lines.append(f"{rendered} {_om_value(sample.value + k * step)} {ts:.3f}")
+    lines.append("# EOF")
+    return "\n".join(lines) + "\n"
+
+
+_RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
+
+
+def range_functions_without_rate_interval(expr: str) -> list[str]:
+    """rate/irate/increase calls in `expr` whose range is not ``[$__rate_interval]``."""
+    from dashboards.promql_refs import _tokenize
+
+    tokens = _tokenize(expr)
+    bad = []
+    for i, tok in enumerate(tokens):
+        if tok.kind == "ident" and tok.text in _RATE_FUNCTIONS and tokens[i + 1].text == "(":
+            depth, j, found = 0, i + 1, None
+            while j < len(tokens):
+                t = tokens[j]
+                if t.text in ("(", "{"):
+                    depth += 1
+                elif t.text in (")", "}"):
+                    depth -= 1
+                    if depth == 0:
+                        break
+                elif t.text == "[" and depth == 1:
+                    found = tokens[j + 1].text if tokens[j + 2].text == "]" else "<subquery or complex range>"
+                j += 1
+            if found != "$__rate_interval":
+                bad.append(f"{tok.text}(...[{found}])")
+    return bad
