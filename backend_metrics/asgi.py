@@ -326,7 +326,7 @@ class InstrumentedApp:
             else:
                 template = self.resolver.leaf_template(route, scope)
                 new_root = scope.get("root_path", "")
-                if new_root != root_path:
+                if new_root != root_path and template != ROUTE_UNMATCHED:
                     prefix = self.resolver.mount_prefix(new_root[len(root_path) :])
                     template = prefix + template if prefix is not None else self.resolver.match(scope, root_path)
         if template in self.recorder.excluded:
