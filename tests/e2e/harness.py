@@ -1,0 +1,745 @@
+"""A test stand-in for `pulumi up` / `pulumi destroy` with the pulumi-docker provider.
+
+Neither the Pulumi CLI nor its Docker provider plugin installs here, so this module runs the
+real `__main__.py` under Pulumi's mocks (`pulumi.runtime.set_mocks`, as `pulumi up` would run
+it: same config, `preview=False`) and its `Mocks.new_resource` does on a real Docker engine
+what the provider would do with the exact inputs the program registered, in the order Pulumi
+resolves them.  It remembers each deployment's inputs per URN in a JSON state file, so a second
+run diffs like the engine does: unchanged resources are left alone, containers whose
+replace-forcing inputs changed are replaced (delete-before-replace when the program asks for
+it), `restart`/`memory` are updated in place, and resources no longer declared are deleted
+(volumes with `retainOnDelete` are kept).  What it does not cover is listed in docs/e2e.md.
+
+Each deployment runs in a fresh Python process (`python -m tests.e2e.harness`), so Pulumi's
+process-wide runtime state never leaks from one run into the next.
+
+    from tests.e2e import harness
+    result = harness.deploy(config, secrets={"mongodbUri": "..."}, state_dir=tmp)
+    result.actions  # [{"urn", "type", "name", "op": "create|replace|update|same|delete|retain", "diff": [...]}]
+    harness.destroy(state_dir=tmp)
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import io
+import json
+import os
+import secrets as _secrets
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import yaml
+
+from .engine import Engine, EngineError, NotFound
+
+__all__ = ["DeployError", "Result", "REPO", "ci_config", "deploy", "destroy", "HARNESS_LABEL"]
+
+REPO = Path(__file__).resolve().parents[2]
+HARNESS_LABEL = "monstack.e2e"  # added to every object the harness creates (cleanup of leftovers)
+
+CONTAINER = "docker:index/container:Container"
+NETWORK = "docker:index/network:Network"
+VOLUME = "docker:index/volume:Volume"
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+
+# pulumi-docker 5.x (terraform-provider-docker): the only container inputs with an update
+# function; every other input change forces a new container.
+CONTAINER_UPDATABLE = {"restart", "memory", "memorySwap", "cpuShares", "cpuSet", "maxRetryCount"}
+# Inputs that steer the provider, not the container: a change updates the state only.
+CONTAINER_PROVIDER_ONLY = {"wait", "waitTimeout", "mustRun", "destroyGraceSeconds", "removeVolumes", "start", "attach", "logs", "rm"}
+# A changed healthcheck shows as a diff but the provider never applies it (STYLE.md); it
+# replaces only with replaceOnChanges=["healthcheck"].
+CONTAINER_NOT_APPLIED = {"healthcheck"}
+IMAGE_UPDATABLE = {"keepLocally", "forceRemove", "pullTriggers", "triggers"}
+
+
+class DeployError(RuntimeError):
+    pass
+
+
+@dataclass
+class Result:
+    actions: list[dict] = field(default_factory=list)
+    outputs: dict = field(default_factory=dict)
+
+    def ops(self, op: str) -> list[dict]:
+        return [a for a in self.actions if a["op"] == op]
+
+    @property
+    def changed(self) -> list[dict]:
+        """Every action that touched the engine."""
+        return [a for a in self.actions if a["op"] not in ("same", "read")]
+
+
+# --- public API (runs in the test process) --------------------------------------------------------
+
+
+def ci_config(path: Path = REPO / "Pulumi.ci.yaml") -> dict[str, Any]:
+    """The `config:` of a stack file, keys as written (`monstack:prometheus`), values as YAML gives them."""
+    return dict(yaml.safe_load(path.read_text())["config"])
+
+
+def deploy(
+    config: Mapping[str, Any],
+    *,
+    secrets: Mapping[str, str] = {},
+    state_dir: Path,
+    stack: str = "ci",
+    program: Path = REPO / "__main__.py",
+    timeout: float = 600,
+) -> Result:
+    """`pulumi up` of `program` with this config onto the engine; raises DeployError on failure."""
+    request = {
+        "command": "deploy",
+        "config": dict(config),
+        "secrets": dict(secrets),
+        "stack": stack,
+        "program": str(program),
+        "state": str(Path(state_dir) / "state.json"),
+    }
+    return _run(request, state_dir, timeout)
+
+
+def destroy(*, state_dir: Path, timeout: float = 300) -> Result:
+    """`pulumi destroy`: delete what the state holds, in reverse order, keeping retained volumes."""
+    return _run({"command": "destroy", "state": str(Path(state_dir) / "state.json")}, state_dir, timeout)
+
+
+def _run(request: dict, state_dir: Path, timeout: float) -> Result:
+    state_dir = Path(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    request_file = state_dir / "request.json"
+    result_file = state_dir / "result.json"
+    request["result"] = str(result_file)
+    request_file.write_text(json.dumps(request))
+    result_file.unlink(missing_ok=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.e2e.harness", str(request_file)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    (state_dir / "last-run.log").write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0 or not result_file.exists():
+        raise DeployError(f"{request['command']} failed (exit {proc.returncode}):\n{proc.stderr[-6000:]}")
+    data = json.loads(result_file.read_text())
+    return Result(actions=data["actions"], outputs=data.get("outputs", {}))
+
+
+# --- the provider stand-in (runs in the child process) ----------------------------------------------
+
+
+def _unwrap(value: Any) -> Any:
+    """A value with Pulumi's secret wrappers removed (the engine needs the plain value)."""
+    from pulumi.runtime import rpc
+
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return _unwrap(value["value"])
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _duration_ns(text: Optional[str]) -> int:
+    """Go's time.ParseDuration for the forms a healthcheck uses (`15s`, `1m30s`, `500ms`)."""
+    if not text:
+        return 0
+    units = {"h": 3600e9, "m": 60e9, "s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1}
+    total, number, i = 0.0, "", 0
+    while i < len(text):
+        ch = text[i]
+        if ch.isdigit() or ch == ".":
+            number += ch
+            i += 1
+            continue
+        unit = text[i : i + 2] if text[i : i + 2] in ("ms", "us", "ns") else ch
+        total += float(number) * units[unit]
+        number, i = "", i + len(unit)
+    return int(total)
+
+
+class State:
+    """Resources of the last deployment by URN: type, name, id, inputs, outputs, options."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.old: dict[str, dict] = json.loads(path.read_text())["resources"] if path.exists() else {}
+        self.new: dict[str, dict] = {}
+        self.deleted: set[str] = set()
+        self.lock = threading.Lock()
+
+    def record(self, urn: str, entry: dict) -> None:
+        with self.lock:
+            self.new[urn] = entry
+            self.save()
+
+    def forget(self, urn: str) -> None:
+        with self.lock:
+            self.deleted.add(urn)
+            self.new.pop(urn, None)
+            self.save()
+
+    def save(self) -> None:
+        merged = {u: e for u, e in self.old.items() if u not in self.new and u not in self.deleted}
+        merged.update(self.new)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"resources": merged}, indent=1))
+        tmp.replace(self.path)
+
+
+class DockerProvider:
+    """What pulumi-docker (and pulumi-random) do for the resource types the stack declares."""
+
+    def __init__(self, engine: Engine, state: State) -> None:
+        self.engine = engine
+        self.state = state
+        self.actions: list[dict] = []
+        self.pending_deletes: list[tuple[str, dict]] = []
+        self.lock = threading.Lock()
+
+    def _act(self, urn: str, entry: dict, op: str, diff=()) -> None:
+        with self.lock:
+            self.actions.append({"urn": urn, "type": entry["type"], "name": entry["name"], "op": op, "diff": sorted(diff)})
+
+    # -- registration ---------------------------------------------------------------------------
+
+    def register(self, typ: str, name: str, urn: str, inputs: dict, options: dict, custom: bool) -> tuple[Optional[str], dict]:
+        if not custom:  # a component: nothing to create
+            return None, inputs
+        plain = _unwrap(inputs)
+        old = self.state.old.get(urn)
+        handler = {
+            CONTAINER: self._container,
+            NETWORK: self._network,
+            VOLUME: self._volume,
+            REMOTE_IMAGE: self._remote_image,
+            RANDOM_PASSWORD: self._random_password,
+        }.get(typ)
+        if handler is None:
+            raise DeployError(f"{urn}: the e2e harness does not implement {typ} (see docs/e2e.md)")
+        entry = {"type": typ, "name": name, "inputs": plain, "options": options}
+        rid, outputs = handler(urn, entry, old)
+        entry.update(id=rid, outputs=outputs)
+        self.state.record(urn, entry)
+        # Outputs as Pulumi sees them: the registered inputs (secrets stay wrapped) plus computed values.
+        return rid, {**inputs, **{k: v for k, v in outputs.items() if k not in inputs and k != "id"}}
+
+    def _diff(self, old: Optional[dict], entry: dict) -> set[str]:
+        if old is None:
+            return set()
+        before, after = old["inputs"], entry["inputs"]
+        return {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+
+    def _replace_keys(self, entry: dict, diff: set[str], updatable: set[str]) -> set[str]:
+        forced = {k for k in diff if k not in updatable}
+        roc = set(entry["options"].get("replaceOnChanges", []))
+        return forced | ({k for k in diff if k in roc or "*" in roc})
+
+    def _check_replace_allowed(self, urn: str, old: dict, keys: set[str]) -> None:
+        if old["options"].get("protect"):
+            raise DeployError(f"{urn}: protected resource cannot be replaced (changed: {sorted(keys)})")
+
+    # -- containers -----------------------------------------------------------------------------
+
+    def _container(self, urn: str, entry: dict, old: Optional[dict]):
+        inputs = entry["inputs"]
+        diff = self._diff(old, entry)
+        exists = old is not None and self._container_alive(old["id"])
+        if old is not None and not exists:
+            # `pulumi up --refresh`: a container that is gone (or stopped, must_run) is created again.
+            self._remove_container_quietly(old["id"])
+            cid = self._create_container(inputs)
+            self._act(urn, entry, "create", ["(missing on the engine)"])
+            return cid, {"id": cid}
+        if old is None:
+            cid = self._create_container(inputs)
+            self._act(urn, entry, "create")
+            return cid, {"id": cid}
+        ignored = CONTAINER_PROVIDER_ONLY | CONTAINER_NOT_APPLIED
+        replace = self._replace_keys(entry, diff, CONTAINER_UPDATABLE | ignored)
+        if replace:
+            self._check_replace_allowed(urn, old, replace)
+            if entry["options"].get("deleteBeforeReplace"):
+                self._delete_container(old)
+                cid = self._create_container(inputs)
+            else:
+                # Pulumi's default: create the replacement first, delete the old one at the end.
+                cid = self._create_container(inputs)
+                self.pending_deletes.append((urn, old))
+            self._act(urn, entry, "replace", replace)
+            return cid, {"id": cid}
+        cid = old["id"]
+        if diff & CONTAINER_UPDATABLE:
+            self.engine.update_container(cid, self._update_spec(inputs))
+            self._act(urn, entry, "update", diff)
+        elif diff:
+            self._act(urn, entry, "update", diff)  # state only (see CONTAINER_PROVIDER_ONLY / NOT_APPLIED)
+        else:
+            self._act(urn, entry, "same")
+        return cid, {"id": cid}
+
+    def _container_alive(self, cid: str) -> bool:
+        try:
+            return bool(self.engine.container(cid)["State"]["Running"])
+        except NotFound:
+            return False
+
+    def _remove_container_quietly(self, cid: str) -> None:
+        try:
+            self.engine.remove_container(cid)
+        except NotFound:
+            pass
+
+    def _delete_container(self, old: dict) -> None:
+        self._remove_container_quietly(old["id"])
+
+    @staticmethod
+    def _update_spec(inputs: dict) -> dict:
+        spec: dict[str, Any] = {
+            "RestartPolicy": {"Name": inputs.get("restart", "no"), "MaximumRetryCount": inputs.get("maxRetryCount", 0)}
+        }
+        if "memory" in inputs:
+            spec["Memory"] = inputs["memory"] * 1024 * 1024
+        if "memorySwap" in inputs:
+            swap = inputs["memorySwap"]
+            spec["MemorySwap"] = swap * 1024 * 1024 if swap > 0 else swap
+        if "cpuShares" in inputs:
+            spec["CpuShares"] = inputs["cpuShares"]
+        if "cpuSet" in inputs:
+            spec["CpusetCpus"] = inputs["cpuSet"]
+        return spec
+
+    def _create_container(self, inputs: dict) -> str:
+        spec = container_spec(inputs)
+        name = inputs.get("name") or f"harness-{_secrets.token_hex(4)}"
+        try:
+            cid = self.engine.create_container(name, spec)
+        except EngineError as err:
+            raise DeployError(f"container {name}: {err}") from None
+        networks = inputs.get("networksAdvanced") or []
+        if networks:
+            # As the provider does: leave the default bridge, join each declared network.
+            try:
+                self.engine.disconnect("bridge", cid)
+            except EngineError as err:
+                if "is not connected" not in err.message:
+                    raise
+            for net in networks:
+                endpoint: dict[str, Any] = {"Aliases": net.get("aliases") or []}
+                ipam = {k: net[v] for k, v in (("IPv4Address", "ipv4Address"), ("IPv6Address", "ipv6Address")) if net.get(v)}
+                if ipam:
+                    endpoint["IPAMConfig"] = ipam
+                self.engine.connect(net["name"], cid, endpoint)
+        for upload in inputs.get("uploads") or []:
+            self.engine.put_archive(cid, "/", upload_tar(upload))
+        if inputs.get("start", True):
+            self.engine.start(cid)
+            if inputs.get("mustRun", True):
+                state = self.engine.wait_running(cid, timeout=5)
+                if not state["State"]["Running"]:
+                    raise DeployError(f"container {name} exited immediately:\n{self.engine.logs(cid)}")
+            if inputs.get("wait"):
+                self._wait_healthy(cid, name, float(inputs.get("waitTimeout", 60)))
+        return cid
+
+    def _wait_healthy(self, cid: str, name: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.engine.container(cid)["State"]
+            health = (state.get("Health") or {}).get("Status")
+            if health is None:
+                raise DeployError(f"container {name}: wait=true needs a healthcheck")
+            if health == "healthy":
+                return
+            if not state["Running"] or time.monotonic() > deadline:
+                raise DeployError(
+                    f"container {name} is not healthy after {timeout:.0f}s (health {health}):\n{self.engine.logs(cid)}"
+                )
+            time.sleep(0.5)
+
+    # -- networks, volumes, images, passwords --------------------------------------------------
+
+    def _network(self, urn: str, entry: dict, old: Optional[dict]):
+        inputs = entry["inputs"]
+        diff = self._diff(old, entry)
+        if old is not None and not diff:
+            try:
+                net = self.engine.network(old["id"])
+                self._act(urn, entry, "same")
+                return net["Id"], {"id": net["Id"], "name": net["Name"]}
+            except NotFound:
+                pass
+        if old is not None and diff:
+            self._check_replace_allowed(urn, old, diff)
+            # A network's name is fixed, so the old one must go first; Docker refuses while
+            # containers are attached, which is what the provider would hit too.
+            self._delete_network(old)
+        spec = {
+            "Name": inputs["name"],
+            "CheckDuplicate": True,
+            "Driver": inputs.get("driver", "bridge"),
+            "Internal": bool(inputs.get("internal", False)),
+            "Attachable": bool(inputs.get("attachable", False)),
+            "EnableIPv6": bool(inputs.get("ipv6", False)),
+            "Options": inputs.get("options") or {},
+            "Labels": {**{l["label"]: l["value"] for l in inputs.get("labels") or []}, HARNESS_LABEL: "1"},
+        }
+        nid = self.engine.create_network(spec)
+        self._act(urn, entry, "replace" if old is not None and diff else "create", diff)
+        return nid, {"id": nid, "name": inputs["name"]}
+
+    def _delete_network(self, old: dict) -> None:
+        try:
+            self.engine.remove_network(old["id"])
+        except NotFound:
+            pass
+
+    def _volume(self, urn: str, entry: dict, old: Optional[dict]):
+        inputs = entry["inputs"]
+        diff = self._diff(old, entry)
+        if old is not None and not diff:
+            try:
+                vol = self.engine.volume(old["id"])
+                self._act(urn, entry, "same")
+                return vol["Name"], {"name": vol["Name"], "mountpoint": vol["Mountpoint"]}
+            except NotFound:
+                pass
+        if old is not None and diff:
+            self._check_replace_allowed(urn, old, diff)
+            if old["id"] != inputs.get("name"):  # same name: Docker hands back the same volume
+                self.pending_deletes.append((urn, old))
+        spec = {
+            "Name": inputs.get("name", ""),
+            "Driver": inputs.get("driver", "local"),
+            "DriverOpts": inputs.get("driverOpts") or {},
+            "Labels": {**{l["label"]: l["value"] for l in inputs.get("labels") or []}, HARNESS_LABEL: "1"},
+        }
+        vol = self.engine.create_volume(spec)
+        self._act(urn, entry, "replace" if old is not None and diff else "create", diff)
+        return vol["Name"], {"name": vol["Name"], "mountpoint": vol["Mountpoint"]}
+
+    def _remote_image(self, urn: str, entry: dict, old: Optional[dict]):
+        inputs = entry["inputs"]
+        name = inputs["name"]
+        try:
+            image = self.engine.image(name)  # keepLocally images are found locally; nothing is pulled
+        except NotFound:
+            raise DeployError(
+                f"image {name} is not on the engine; no registry is reachable here (build it: images/build.sh)"
+            ) from None
+        diff = self._diff(old, entry)
+        replace = diff - IMAGE_UPDATABLE
+        op = "create" if old is None else ("replace" if replace else ("update" if diff else "same"))
+        if old is not None and old.get("outputs", {}).get("imageId") != image["Id"] and op == "same":
+            op, replace = "replace", {"imageId"}
+        self._act(urn, entry, op, replace or diff)
+        digests = image.get("RepoDigests") or []
+        return f"{image['Id']}{name}", {"imageId": image["Id"], "repoDigest": digests[0] if digests else ""}
+
+    def _random_password(self, urn: str, entry: dict, old: Optional[dict]):
+        if old is not None and not self._diff(old, entry):
+            self._act(urn, entry, "same")
+            return old["id"], old["outputs"]
+        length = int(entry["inputs"].get("length", 16))
+        alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+        result = "".join(_secrets.choice(alphabet) for _ in range(length))
+        self._act(urn, entry, "create" if old is None else "replace")
+        return "none", {"result": result}
+
+    # -- deletes --------------------------------------------------------------------------------
+
+    def delete(self, urn: str, entry: dict, *, replaced: bool = False) -> None:
+        typ, options = entry["type"], entry.get("options", {})
+        if options.get("protect") and not replaced:
+            raise DeployError(f"{urn}: resource is protected; set protectData false (or `pulumi state unprotect`) first")
+        if options.get("retainOnDelete"):
+            self._act(urn, entry, "retain")
+            return
+        if typ == CONTAINER:
+            self._delete_container(entry)
+        elif typ == NETWORK:
+            self._delete_network(entry)
+        elif typ == VOLUME:
+            try:
+                self.engine.remove_volume(entry["id"])
+            except NotFound:
+                pass
+        # RemoteImage: keepLocally (the stack always sets it) leaves the image; RandomPassword: nothing.
+        self._act(urn, entry, "delete")
+
+    def finish(self) -> None:
+        """Deletes after the program ran: replaced resources, then resources no longer declared.
+
+        Within each group, containers go first, networks and volumes last (what Pulumi's
+        dependency order gives for this stack's resources).
+        """
+        rank = {CONTAINER: 0, REMOTE_IMAGE: 1, RANDOM_PASSWORD: 1, NETWORK: 2, VOLUME: 3}
+        by_rank = lambda pairs: sorted(reversed(pairs), key=lambda p: rank.get(p[1]["type"], 1))
+        for urn, old in by_rank(list(self.pending_deletes)):
+            self.delete(urn, old, replaced=True)
+        gone = [(u, e) for u, e in self.state.old.items() if u not in self.state.new]
+        for urn, old in by_rank(gone):
+            self.delete(urn, old)
+            self.state.forget(urn)
+
+
+def container_spec(inputs: dict) -> dict:
+    """The Engine API body of POST /containers/create for pulumi-docker Container inputs."""
+    known = {
+        "name", "image", "command", "entrypoints", "envs", "user", "workingDir", "hostname", "domainname",
+        "labels", "ports", "volumes", "mounts", "networksAdvanced", "networkMode", "pidMode", "ipcMode",
+        "usernsMode", "hosts", "uploads", "healthcheck", "restart", "maxRetryCount", "memory", "memorySwap",
+        "cpuShares", "cpuSet", "capabilities", "securityOpts", "readOnly", "devices", "logDriver", "logOpts",
+        "privileged", "init", "tmpfs", "sysctls", "shmSize", "groupAdds", "dns", "dnsOpts", "dnsSearches",
+        "tty", "stdinOpen", "stopSignal", "stopTimeout", "ulimits", "publishAllPorts",
+    } | CONTAINER_PROVIDER_ONLY
+    unknown = sorted(k for k, v in inputs.items() if k not in known and v not in (None, [], {}, False, ""))
+    if unknown:
+        raise DeployError(f"container {inputs.get('name')}: the e2e harness does not map {unknown} (docs/e2e.md)")
+
+    config: dict[str, Any] = {"Image": inputs["image"], "Labels": {}}
+    for key, api in (("command", "Cmd"), ("entrypoints", "Entrypoint"), ("envs", "Env"), ("user", "User"),
+                     ("workingDir", "WorkingDir"), ("hostname", "Hostname"), ("domainname", "Domainname"),
+                     ("tty", "Tty"), ("stdinOpen", "OpenStdin"), ("stopSignal", "StopSignal"),
+                     ("stopTimeout", "StopTimeout")):
+        if inputs.get(key) not in (None, [], ""):
+            config[api] = inputs[key]
+    config["Labels"] = {**{l["label"]: l["value"] for l in inputs.get("labels") or []}, HARNESS_LABEL: "1"}
+
+    host: dict[str, Any] = {
+        "RestartPolicy": {"Name": inputs.get("restart", "no"), "MaximumRetryCount": inputs.get("maxRetryCount", 0)},
+        "Privileged": bool(inputs.get("privileged", False)),
+        "PublishAllPorts": bool(inputs.get("publishAllPorts", False)),
+        "ReadonlyRootfs": bool(inputs.get("readOnly", False)),
+        "AutoRemove": bool(inputs.get("rm", False)),
+        "Init": bool(inputs.get("init", False)),
+        "LogConfig": {"Type": inputs.get("logDriver", "json-file"), "Config": inputs.get("logOpts") or {}},
+    }
+    exposed, bindings = {}, {}
+    for port in inputs.get("ports") or []:
+        key = f"{port['internal']}/{port.get('protocol', 'tcp')}"
+        exposed[key] = {}
+        bindings.setdefault(key, []).append(
+            {"HostIp": port.get("ip", "0.0.0.0"), "HostPort": str(port["external"]) if port.get("external") else ""}
+        )
+    if exposed:
+        config["ExposedPorts"] = exposed
+        host["PortBindings"] = bindings
+    binds = []
+    for vol in inputs.get("volumes") or []:
+        source = vol.get("volumeName") or vol.get("hostPath")
+        if vol.get("fromContainer"):
+            raise DeployError("volumes.fromContainer is not mapped by the e2e harness")
+        binds.append(f"{source}:{vol['containerPath']}" + (":ro" if vol.get("readOnly") else ""))
+    if binds:
+        host["Binds"] = binds
+    mounts = []
+    for m in inputs.get("mounts") or []:
+        mount: dict[str, Any] = {"Type": m["type"], "Target": m["target"], "Source": m.get("source", ""),
+                                 "ReadOnly": bool(m.get("readOnly", False))}
+        if m["type"] == "bind" and m.get("bindOptions"):
+            mount["BindOptions"] = {"Propagation": m["bindOptions"].get("propagation", "")}
+        if m["type"] == "volume" and m.get("volumeOptions"):
+            opts = m["volumeOptions"]
+            mount["VolumeOptions"] = {"NoCopy": bool(opts.get("noCopy", False)),
+                                      "Labels": {l["label"]: l["value"] for l in opts.get("labels") or []}}
+        if m["type"] == "tmpfs" and m.get("tmpfsOptions"):
+            opts = m["tmpfsOptions"]
+            mount["TmpfsOptions"] = {"SizeBytes": opts.get("sizeBytes", 0), "Mode": opts.get("mode", 0)}
+        mounts.append(mount)
+    if mounts:
+        host["Mounts"] = mounts
+    if inputs.get("hosts"):
+        host["ExtraHosts"] = [f"{h['host']}:{h['ip']}" for h in inputs["hosts"]]
+    for key, api in (("networkMode", "NetworkMode"), ("pidMode", "PidMode"), ("ipcMode", "IpcMode"),
+                     ("usernsMode", "UsernsMode"), ("securityOpts", "SecurityOpt"), ("tmpfs", "Tmpfs"),
+                     ("sysctls", "Sysctls"), ("groupAdds", "GroupAdd"), ("dns", "Dns"), ("dnsOpts", "DnsOptions"),
+                     ("dnsSearches", "DnsSearch"), ("cpuShares", "CpuShares"), ("cpuSet", "CpusetCpus")):
+        if inputs.get(key) not in (None, [], {}, ""):
+            host[api] = inputs[key]
+    if inputs.get("memory"):
+        host["Memory"] = inputs["memory"] * 1024 * 1024
+    if inputs.get("memorySwap"):
+        swap = inputs["memorySwap"]
+        host["MemorySwap"] = swap * 1024 * 1024 if swap > 0 else swap
+    if inputs.get("shmSize"):
+        host["ShmSize"] = inputs["shmSize"] * 1024 * 1024
+    caps = inputs.get("capabilities") or {}
+    if caps.get("adds"):
+        host["CapAdd"] = caps["adds"]
+    if caps.get("drops"):
+        host["CapDrop"] = caps["drops"]
+    if inputs.get("devices"):
+        host["Devices"] = [
+            {"PathOnHost": d["hostPath"], "PathInContainer": d.get("containerPath") or d["hostPath"],
+             "CgroupPermissions": d.get("permissions", "rwm")}
+            for d in inputs["devices"]
+        ]
+    if inputs.get("ulimits"):
+        host["Ulimits"] = [{"Name": u["name"], "Soft": u["soft"], "Hard": u["hard"]} for u in inputs["ulimits"]]
+    hc = inputs.get("healthcheck")
+    if hc:
+        config["Healthcheck"] = {
+            "Test": hc.get("tests") or [],
+            "Interval": _duration_ns(hc.get("interval")),
+            "Timeout": _duration_ns(hc.get("timeout")),
+            "StartPeriod": _duration_ns(hc.get("startPeriod")),
+            "Retries": int(hc.get("retries", 0)),
+        }
+    config["HostConfig"] = host
+    return config
+
+
+def upload_tar(upload: dict) -> bytes:
+    """One `uploads` entry as the tar the provider copies to `/` before the container starts."""
+    if upload.get("contentBase64"):
+        data = base64.b64decode(upload["contentBase64"])
+    elif upload.get("source"):
+        data = Path(upload["source"]).read_bytes()
+    else:
+        data = (upload.get("content") or "").encode()
+    if upload.get("permissions"):
+        mode = int(str(upload["permissions"]), 8)
+    else:
+        mode = 0o744 if upload.get("executable") else 0o644
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo(upload["file"].lstrip("/"))
+        info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+# --- the child process: run the program under mocks ---------------------------------------------------
+
+
+def _config_strings(config: Mapping[str, Any]) -> dict[str, str]:
+    """Config as the Pulumi engine hands it to a program: strings; objects and lists as JSON."""
+    return {
+        (key if ":" in key else f"monstack:{key}"): (value if isinstance(value, str) else json.dumps(value))
+        for key, value in config.items()
+    }
+
+
+def _child_deploy(request: dict) -> dict:
+    import runpy
+
+    import pulumi
+    import pulumi.runtime.settings as pulumi_settings
+    from pulumi.runtime.mocks import MockMonitor
+
+    engine = Engine()
+    state = State(Path(request["state"]))
+    provider = DockerProvider(engine, state)
+    local = threading.local()
+
+    class Mocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+            urn, options = local.current
+            return provider.register(args.typ, args.name, urn, dict(args.inputs), options, args.custom)
+
+        def call(self, args: pulumi.runtime.MockCallArgs):
+            if args.token == "docker:index/getNetwork:getNetwork":
+                name = _unwrap(args.args)["name"]
+                try:
+                    net = engine.network(name)
+                except NotFound:
+                    raise Exception(f"Could not find docker network: {name}") from None
+                provider.actions.append({"urn": "", "type": args.token, "name": name, "op": "read", "diff": []})
+                return {
+                    "id": net["Id"],
+                    "name": net["Name"],
+                    "driver": net["Driver"],
+                    "internal": net["Internal"],
+                    "scope": net["Scope"],
+                    "options": net.get("Options") or {},
+                    "ipamConfigs": [
+                        {"subnet": c.get("Subnet", ""), "gateway": c.get("Gateway", ""), "ipRange": c.get("IPRange", ""),
+                         "auxAddress": c.get("AuxiliaryAddresses") or {}}
+                        for c in (net.get("IPAM") or {}).get("Config") or []
+                    ],
+                }
+            raise NotImplementedError(f"the e2e harness does not answer the invoke {args.token}")
+
+    class Monitor(MockMonitor):
+        """Hands each registration's URN and resource options to the provider stand-in.
+
+        MockResourceArgs carries neither; RegisterResource runs new_resource synchronously on
+        the same thread, so a thread-local passes them along.
+        """
+
+        def RegisterResource(self, request):
+            if request.type != "pulumi:pulumi:Stack":
+                local.current = (
+                    self.make_urn(request.parent, request.type, request.name),
+                    {
+                        "retainOnDelete": bool(request.retainOnDelete),
+                        "protect": bool(request.protect),
+                        "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+                        "replaceOnChanges": list(request.replaceOnChanges),
+                        "ignoreChanges": list(request.ignoreChanges),
+                    },
+                )
+            return super().RegisterResource(request)
+
+    all_config = {**_config_strings(request["config"]), **_config_strings(request["secrets"])}
+    secret_keys = [k if ":" in k else f"monstack:{k}" for k in request["secrets"]]
+    pulumi.runtime.set_all_config(all_config, secret_keys)
+    mocks = Mocks()
+    pulumi.runtime.set_mocks(mocks, project="monstack", stack=request["stack"], preview=False, monitor=Monitor(mocks))
+    outputs: dict = {}
+    program = Path(request["program"])
+
+    @pulumi.runtime.test
+    def execute():
+        sys.path.insert(0, str(program.parent))
+        runpy.run_path(str(program), run_name="__main__")
+        root = pulumi_settings.get_root_resource()
+        exported = dict(getattr(root, "outputs", {}) or {})
+        keys = sorted(exported)
+        if not keys:
+            return None
+        return pulumi.Output.all(*(exported[k] for k in keys)).apply(lambda vals: outputs.update(zip(keys, vals)))
+
+    execute()
+    provider.finish()
+    state.save()
+    return {"actions": provider.actions, "outputs": _unwrap(outputs)}
+
+
+def _child_destroy(request: dict) -> dict:
+    state = State(Path(request["state"]))
+    provider = DockerProvider(Engine(), state)
+    provider.finish()  # nothing registered: every resource of the state goes
+    state.save()
+    return {"actions": provider.actions, "outputs": {}}
+
+
+def main(argv: list[str]) -> int:
+    request = json.loads(Path(argv[1]).read_text())
+    os.chdir(Path(request.get("program", REPO / "__main__.py")).parent)
+    result = _child_deploy(request) if request["command"] == "deploy" else _child_destroy(request)
+    Path(request["result"]).write_text(json.dumps(result, indent=1, sort_keys=True))
+    for action in result["actions"]:
+        print(f"{action['op']:8} {action['type']} {action['name']} {' '.join(action['diff'])}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
