@@ -43,16 +43,7 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(ENV_VAR) or None
 
 
-def check_multiprocess_dir() -> str | None:
-    """Raise `MultiprocessConfigError` unless multiprocess mode, when asked for, can work.
-
-    Returns the directory (None in single-process mode).  Checks that it exists, is a
-    directory, accepts a new file, and that prometheus_client was imported after the
-    variable was set (otherwise every worker would count only for itself).
-    """
-    path = multiprocess_dir()
-    if path is None:
-        return None
+def _check_directory(path: str) -> None:
     if not os.path.isdir(path):
         raise MultiprocessConfigError(
             f"{ENV_VAR}={path!r} does not exist or is not a directory; create it (empty) before starting the server"
@@ -62,6 +53,21 @@ def check_multiprocess_dir() -> str | None:
             pass
     except OSError as err:
         raise MultiprocessConfigError(f"{ENV_VAR}={path!r} is not writable: {err}") from err
+
+
+def check_multiprocess_dir() -> str | None:
+    """Raise `MultiprocessConfigError` unless multiprocess mode, when asked for, can work.
+
+    Returns the directory (None in single-process mode).  Checks that it exists, is a
+    directory, accepts a new file, and that prometheus_client was imported after the
+    variable was set (otherwise every worker would count only for itself).  Called by
+    every middleware at construction, so a worker refuses to boot instead of serving
+    an empty ``/metrics``.
+    """
+    path = multiprocess_dir()
+    if path is None:
+        return None
+    _check_directory(path)
     if values.ValueClass is values.MutexValue:
         raise MultiprocessConfigError(
             f"{ENV_VAR} is set but prometheus_client was imported before it was: set it in the "
@@ -71,10 +77,15 @@ def check_multiprocess_dir() -> str | None:
 
 
 def scrape_registry() -> CollectorRegistry:
-    """A fresh registry that reads every worker's values from the multiprocess directory."""
-    path = check_multiprocess_dir()
+    """A fresh registry that reads every worker's values from the multiprocess directory.
+
+    Only reads: it also works in a process that records nothing (a sidecar exporter).
+    """
+    path = multiprocess_dir()
     if path is None:
         raise MultiprocessConfigError(f"{ENV_VAR} is not set; scrape_registry() is for multiprocess mode only")
+    if not os.path.isdir(path):
+        raise MultiprocessConfigError(f"{ENV_VAR}={path!r} does not exist or is not a directory")
     registry = CollectorRegistry()
     _mp.MultiProcessCollector(registry, path=path)
     return registry
@@ -101,7 +112,7 @@ def on_starting(server: Any = None) -> None:
     path = multiprocess_dir()
     if path is None:
         raise MultiprocessConfigError(f"{ENV_VAR} must be set when serving with several workers")
-    check_multiprocess_dir()
+    _check_directory(path)
     clear_multiprocess_dir(path)
 
 
