@@ -7,6 +7,7 @@ protect, deleteBeforeReplace, ...), which the mocks alone do not see.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import runpy
@@ -152,8 +153,11 @@ def run_program(
     stack: str = "dev",
     mocks: Optional[pulumi.runtime.Mocks] = None,
     program: Path = PROJECT_ROOT / "__main__.py",
+    preview: bool = False,
 ) -> Deployment:
     """Run the program once with this config (keys with or without `monstack:`); return what it declared.
+
+    `preview=True` runs it as `pulumi preview` does (outputs of new resources unknown).
 
     Errors raised by the program (for example a config error) propagate to the caller.
     """
@@ -164,7 +168,7 @@ def run_program(
     pulumi.runtime.set_all_config(all_config, secret_keys)
     pulumi_settings.set_root_resource(None)
     monitor = _RecordingMonitor(mocks, deployment)
-    pulumi.runtime.set_mocks(mocks, project="monstack", stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project="monstack", stack=stack, preview=preview, monitor=monitor)
 
     @pulumi.runtime.test
     def execute():
@@ -178,7 +182,14 @@ def run_program(
             lambda values: deployment.outputs.update(dict(zip(keys, values)))
         )
 
-    execute()
+    try:
+        execute()
+    finally:
+        # A failed run leaves futures whose exceptions nobody retrieved; their finalizers log.
+        # Run them here rather than at a random later allocation: in CPython 3.11, a finalizer
+        # that runs inside `ast.parse` (pytest's assertion rewriting) breaks it with
+        # "AST constructor recursion depth mismatch".
+        gc.collect()
     if isinstance(mocks, RecordingMocks):
         deployment.invokes = list(mocks.invokes)
     return deployment

@@ -101,3 +101,13 @@ def test_same_port_for_prometheus_and_grafana_is_refused():
 )
 def test_pinned_references_are_accepted(image):
     assert settings_from_mapping({"prometheus": {"image": image}}).prometheus.image == image
+
+
+def test_bad_config_fails_at_preview():
+    with pytest.raises(ConfigError, match=r"monstack:prometheus.port"):
+        run_program({"prometheus": {"port": 99999}}, secrets={"mongodbUri": MONGODB_URI}, mocks=RecordingMocks(), preview=True)
+
+
+def test_the_dev_stack_previews():
+    deployment = run_program({}, secrets={"mongodbUri": MONGODB_URI}, mocks=RecordingMocks(), preview=True)
+    assert len(deployment.of_type("docker:index/container:Container")) == 5
