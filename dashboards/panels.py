@@ -95,6 +95,7 @@ def stat(
         dataSource=DATASOURCE,
         targets=_targets((query,)),
         format=unit,
+        color={"mode": "thresholds"},  # the background follows the thresholds, not a palette
         thresholds=_thresholds(thresholds),
         reduceCalc="lastNotNull",
         colorMode="background",
