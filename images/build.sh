@@ -198,8 +198,11 @@ build_helpdesk() {
     # wheels resolved here (with this machine's pip constraints) run inside the image.
     local site="$root/usr/local/lib/python3.11/dist-packages"
     mkdir -p "$site"
-    python3 -m pip install --quiet --no-compile --target "$site" -r "$here/helpdesk/requirements.txt" \
-        || die "pip install of images/helpdesk/requirements.txt failed"
+    # (--target: pip's "dependency conflicts" notes about the building environment do not apply)
+    python3 -m pip install --quiet --no-compile --no-warn-conflicts --disable-pip-version-check \
+        --target "$site" -r "$here/helpdesk/requirements.txt" >"$root.pip.log" 2>&1 \
+        || { tail -n 30 "$root.pip.log" >&2; die "pip install of images/helpdesk/requirements.txt failed"; }
+    rm -f "$root.pip.log"
     mkdir -p "$root/app"
     for f in $files; do install -D -m 0644 "$repo/$f" "$root/app/$f"; done
     import_rootfs "$root" "$HELPDESK_TAG" "$hash" 'USER nobody' 'WORKDIR /app' 'EXPOSE 8000' \
