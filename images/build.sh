@@ -188,6 +188,7 @@ build_helpdesk() {
     files=$(cd "$repo" && find examples/helpdesk backend_metrics -name '*.py' -type f | LC_ALL=C sort)
     hash=$({
         printf 'helpdesk\nbase:%s\nfile:%s\n' "$(stat -c '%s %Y' "$base")" "$here/helpdesk/requirements.txt"
+        for f in "$repo"/requirements*.txt; do [ -f "$f" ] && printf 'file:%s\n' "$f"; done
         python3 -m pip --version | cut -d' ' -f1,2
         for f in $files; do printf '%s\nfile:%s\n' "$f" "$repo/$f"; done
     } | inputs_hash)
@@ -199,10 +200,13 @@ build_helpdesk() {
     local site="$root/usr/local/lib/python3.11/dist-packages"
     mkdir -p "$site"
     # (--target: pip's "dependency conflicts" notes about the building environment do not apply)
+    # The project's pins (requirements*.txt, `name==version` lines) constrain the versions, so the
+    # image runs what the rest of the test suite runs.
+    cat "$repo"/requirements*.txt 2>/dev/null | grep -E '^[A-Za-z0-9_.-]+==' >"$root.constraints.txt" || true
     python3 -m pip install --quiet --no-compile --no-warn-conflicts --disable-pip-version-check \
-        --target "$site" -r "$here/helpdesk/requirements.txt" >"$root.pip.log" 2>&1 \
+        -c "$root.constraints.txt" --target "$site" -r "$here/helpdesk/requirements.txt" >"$root.pip.log" 2>&1 \
         || { tail -n 30 "$root.pip.log" >&2; die "pip install of images/helpdesk/requirements.txt failed"; }
-    rm -f "$root.pip.log"
+    rm -f "$root.pip.log" "$root.constraints.txt"
     mkdir -p "$root/app"
     for f in $files; do install -D -m 0644 "$repo/$f" "$root/app/$f"; done
     import_rootfs "$root" "$HELPDESK_TAG" "$hash" 'USER nobody' 'WORKDIR /app' 'EXPOSE 8000' \
