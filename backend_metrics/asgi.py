@@ -39,7 +39,7 @@ from prometheus_client import CollectorRegistry
 from backend_metrics.exposition import render
 from backend_metrics.factory import DEFAULT_BUCKETS
 from backend_metrics.guard import DEFAULT_MAX_SERIES
-from backend_metrics.names import DEFAULT_METRICS_PATH, ROUTE_UNMATCHED
+from backend_metrics.names import DEFAULT_METRICS_PATH, ROUTE_UNMATCHED, STANDARD_METHODS
 from backend_metrics.recorder import HttpRecorder
 
 __all__ = ["InstrumentedApp", "RouteResolver", "instrument", "metrics_app"]
@@ -254,6 +254,9 @@ class InstrumentedApp:
         self._metrics_endpoint = metrics_endpoint
         self._metrics_path = metrics_path
         self._count_metrics_path = recorder.count_metrics_path
+        self._gauge = recorder.in_progress
+        self._cells_by_route: dict[int, dict] = {}
+        self._keep_alive: dict[int, Any] = {}  # route objects whose ids key the cache above
 
     def __getattr__(self, name: str) -> Any:
         if name == "app":
@@ -261,50 +264,45 @@ class InstrumentedApp:
         return getattr(self.app, name)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        app = self.app
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await app(scope, receive, send)
             return
         root_path = scope.get("root_path", "")
+        path = scope["path"]
         metrics_path = self._metrics_path
-        if metrics_path is not None:
-            path = scope["path"]
-            if path == metrics_path or (root_path and path == root_path + metrics_path):
-                if not self._count_metrics_path:
-                    await self._metrics_endpoint(scope, receive, send)
-                    return
-                inner = self._metrics_endpoint
-            else:
-                inner = self.app
-        else:
-            inner = self.app
+        if metrics_path is not None and (path == metrics_path or (root_path and path == root_path + metrics_path)):
+            if not self._count_metrics_path:
+                await self._metrics_endpoint(scope, receive, send)
+                return
+            app = self._metrics_endpoint
 
         status = 0
         end = 0.0
 
         async def send_wrapper(message: dict) -> None:
             nonlocal status, end
-            kind = message["type"]
-            if kind == "http.response.start":
+            if message["type"] == "http.response.start":
                 status = message["status"]
                 await send(message)
-            else:
-                await send(message)
-                if (kind == "http.response.body" and not message.get("more_body", False)) or kind == "http.response.pathsend":
-                    end = perf_counter()
+                return
+            await send(message)
+            if not message.get("more_body", False):  # the last body chunk (or a pathsend) is out
+                end = perf_counter()
 
-        gauge = self.recorder.in_progress
+        gauge = self._gauge
         if gauge is not None:
             gauge.inc()
         start = perf_counter()
         try:
-            await inner(scope, receive, send_wrapper)
+            await app(scope, receive, send_wrapper)
         except BaseException as exc:
             if not end:
                 if isinstance(exc, asyncio.CancelledError) or type(exc).__name__ == "ClientDisconnect":
                     status = _STATUS_CLIENT_CLOSED
                 elif not status:
                     status = 500
-            self._record(scope, root_path, inner, status, (end or perf_counter()) - start)
+            self._record(scope, root_path, app, status, (end or perf_counter()) - start)
             raise
         finally:
             if gauge is not None:
@@ -314,24 +312,59 @@ class InstrumentedApp:
             # server answers 500 for an app that returned without a response.
             status = _STATUS_CLIENT_CLOSED if status else 500
             end = perf_counter()
-        self._record(scope, root_path, inner, status, end - start)
+        # Fast path: the router left its route in the scope, no mount changed the root path,
+        # and this (route, method, status) was seen before: two dict lookups, one observe.
+        route = scope.get("route")
+        if route is not None and scope.get("root_path", "") == root_path:
+            fastapi_scope = scope.get("fastapi")
+            if fastapi_scope:
+                context = fastapi_scope.get("effective_route_context")
+                if context is not None and getattr(context, "original_route", None) is route:
+                    route = context
+            cells = self._cells_by_route.get(id(route))
+            if cells is not None:
+                cell = cells.get((scope["method"], status))
+                if cell is not None:
+                    cell(end - start)
+                    return
+        self._record(scope, root_path, app, status, end - start)
 
     def _record(self, scope: dict, root_path: str, inner: Any, status: int, duration: float) -> None:
+        """Find the template the slow way, record, and cache the cell for the fast path when safe."""
+        route = scope.get("route")
+        cache_key = None
         if inner is not self.app:
             template = self._metrics_path
+        elif route is None:
+            template = self.resolver.match(scope, root_path)
         else:
-            route = scope.get("route")
-            if route is None:
-                template = self.resolver.match(scope, root_path)
-            else:
-                template = self.resolver.leaf_template(route, scope)
-                new_root = scope.get("root_path", "")
-                if new_root != root_path and template != ROUTE_UNMATCHED:
+            template = self.resolver.leaf_template(route, scope)
+            new_root = scope.get("root_path", "")
+            if new_root != root_path:
+                if template != ROUTE_UNMATCHED:
                     prefix = self.resolver.mount_prefix(new_root[len(root_path) :])
                     template = prefix + template if prefix is not None else self.resolver.match(scope, root_path)
-        if template in self.recorder.excluded:
-            return
-        self.recorder.record(scope["method"], template, status, duration)
+            else:
+                cache_key = self._route_key(route, scope)
+        method = scope["method"]
+        cell, cacheable = self.recorder.cell(method, template, status)
+        if cache_key is not None and cacheable and method in STANDARD_METHODS:
+            # Bounded: one dict per route object, at most methods x cached statuses in each.
+            cells = self._cells_by_route.get(id(cache_key))
+            if cells is None:
+                cells = self._cells_by_route[id(cache_key)] = {}
+                self._keep_alive[id(cache_key)] = cache_key
+            cells[(method, status)] = cell
+        cell(duration)
+
+    @staticmethod
+    def _route_key(route: Any, scope: dict) -> Any:
+        fastapi_scope = scope.get("fastapi")
+        if fastapi_scope:
+            context = fastapi_scope.get("effective_route_context")
+            if context is not None and getattr(context, "original_route", None) is route:
+                return context
+        return route
 
 
 def instrument(
@@ -345,6 +378,7 @@ def instrument(
     max_series: int = DEFAULT_MAX_SERIES,
     in_progress: bool = False,
     compress: bool = True,
+    storage: str = "auto",
 ) -> InstrumentedApp:
     """Wrap an ASGI app with HTTP metrics; the wrapper also serves `metrics_path` (exact path).
 
@@ -353,7 +387,7 @@ def instrument(
     metrics_path: None to not serve metrics from this app (mount `metrics_app()` yourself).
     exclude_routes: route templates not to record, e.g. ``{"/healthz"}``.
     count_metrics_path: also record scrapes of `metrics_path`.
-    buckets, max_series, in_progress: see `backend_metrics.recorder.HttpRecorder`.
+    buckets, max_series, in_progress, storage: see `backend_metrics.recorder.HttpRecorder`.
     compress: allow gzip on /metrics when the scraper accepts it.
 
     Calling it twice for one registry is safe: the metrics are built once per registry.
@@ -366,5 +400,6 @@ def instrument(
         exclude_routes=exclude_routes,
         metrics_path=metrics_path,
         count_metrics_path=count_metrics_path,
+        storage=storage,
     )
     return InstrumentedApp(app, recorder, metrics_app(registry, compress=compress), metrics_path)

@@ -16,21 +16,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
-from backend_metrics.guard import DEFAULT_MAX_SERIES, LabelGuard
+from backend_metrics.guard import DEFAULT_MAX_SERIES
+from backend_metrics.multiprocess import multiprocess_dir
 from backend_metrics.names import (
     HTTP_REQUEST_DURATION_SECONDS,
     HTTP_REQUESTS_IN_PROGRESS,
     HTTP_REQUESTS_TOTAL,
-    LABEL_METHOD,
     LABEL_METRIC,
-    LABEL_ROUTE,
-    LABEL_STATUS,
     SERIES_OVERFLOW_TOTAL,
 )
+from backend_metrics.series import ClientHttpSeries, FastHttpSeries
 
-__all__ = ["DEFAULT_BUCKETS", "HttpMetrics", "get_or_create", "http_metrics", "resolve_registry"]
+__all__ = ["DEFAULT_BUCKETS", "STORAGES", "HttpMetrics", "get_or_create", "http_metrics", "resolve_registry"]
 
 DEFAULT_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """API latencies: a few milliseconds to ten seconds (+Inf is added by prometheus_client)."""
@@ -59,25 +58,25 @@ def get_or_create(registry: CollectorRegistry | None, key: str, build: Callable[
         return per_registry[key]
 
 
+STORAGES = ("auto", "fast", "prometheus_client")
+
+
 @dataclass(eq=False)
 class HttpMetrics:
-    """The HTTP metric families of one registry, with their label guards."""
+    """The HTTP metric families of one registry.
 
-    requests: Counter
-    duration: Histogram
+    `series` stores the request counter and duration histogram (see series.py):
+    `FastHttpSeries` in a single process, `ClientHttpSeries` (prometheus_client's
+    own metrics, multiprocess-capable) when `PROMETHEUS_MULTIPROC_DIR` is set.
+    """
+
+    series: FastHttpSeries | ClientHttpSeries
     overflow: Counter
     buckets: tuple[float, ...]
     max_series: int
+    storage: str
     in_progress: Gauge | None = None
-    requests_guard: LabelGuard = field(init=False)
-    duration_guard: LabelGuard = field(init=False)
     _registry: CollectorRegistry | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        requests_overflow = self.overflow.labels(HTTP_REQUESTS_TOTAL)
-        duration_overflow = self.overflow.labels(HTTP_REQUEST_DURATION_SECONDS)
-        self.requests_guard = LabelGuard(self.requests, self.max_series, requests_overflow.inc)
-        self.duration_guard = LabelGuard(self.duration, self.max_series, duration_overflow.inc)
 
     def ensure_in_progress(self) -> Gauge:
         """Create the in-progress gauge if this registry does not have it yet."""
@@ -98,38 +97,44 @@ def http_metrics(
     buckets: Sequence[float] = DEFAULT_BUCKETS,
     max_series: int = DEFAULT_MAX_SERIES,
     in_progress: bool = False,
+    storage: str = "auto",
 ) -> HttpMetrics:
     """The HTTP metrics of `registry` (default: the global one), built on first call.
 
-    Later calls return the same `HttpMetrics`; asking for different buckets or a
-    different cap raises `ValueError` (the first build wins, and silently ignoring
-    the request would hide a configuration mistake).
+    storage: "auto" (prometheus_client metrics in multiprocess mode, the fast
+      in-process store otherwise), or "fast" / "prometheus_client" explicitly.
+    Later calls return the same `HttpMetrics`; asking for different buckets, cap or
+    storage raises `ValueError` (the first build wins, and silently ignoring the
+    request would hide a configuration mistake).
     """
-    buckets = tuple(float(b) for b in buckets)
+    buckets = tuple(sorted(float(b) for b in buckets))
+    if max_series < 1:
+        raise ValueError(f"max_series must be at least 1, got {max_series}")
+    if storage not in STORAGES:
+        raise ValueError(f"storage must be one of {STORAGES}, got {storage!r}")
+    resolved = storage
+    if storage == "auto":
+        resolved = "prometheus_client" if multiprocess_dir() is not None else "fast"
 
     def build(reg: CollectorRegistry) -> HttpMetrics:
+        overflow = Counter(
+            SERIES_OVERFLOW_TOTAL,
+            "Label sets folded into the overflow series because a metric reached its series cap.",
+            (LABEL_METRIC,),
+            registry=reg,
+        )
+        children = {name: overflow.labels(name) for name in (HTTP_REQUESTS_TOTAL, HTTP_REQUEST_DURATION_SECONDS)}
+
+        def on_overflow(name: str) -> None:
+            children[name].inc()
+
+        store = FastHttpSeries if resolved == "fast" else ClientHttpSeries
         return HttpMetrics(
-            requests=Counter(
-                HTTP_REQUESTS_TOTAL,
-                "HTTP requests answered, by method, route template and status code.",
-                (LABEL_METHOD, LABEL_ROUTE, LABEL_STATUS),
-                registry=reg,
-            ),
-            duration=Histogram(
-                HTTP_REQUEST_DURATION_SECONDS,
-                "Time from receiving an HTTP request to sending its last byte, by method and route template.",
-                (LABEL_METHOD, LABEL_ROUTE),
-                registry=reg,
-                buckets=buckets,
-            ),
-            overflow=Counter(
-                SERIES_OVERFLOW_TOTAL,
-                "Label sets folded into the overflow series because a metric reached its series cap.",
-                (LABEL_METRIC,),
-                registry=reg,
-            ),
+            series=store(buckets, max_series, on_overflow, reg),
+            overflow=overflow,
             buckets=buckets,
             max_series=max_series,
+            storage=resolved,
             _registry=reg,
         )
 
@@ -141,6 +146,8 @@ def http_metrics(
         )
     if metrics.max_series != max_series:
         raise ValueError(f"this registry's HTTP metrics already use max_series={metrics.max_series}; asked for {max_series}")
+    if metrics.storage != resolved:
+        raise ValueError(f"this registry's HTTP metrics already use storage={metrics.storage!r}; asked for {resolved!r}")
     if in_progress:
         metrics.ensure_in_progress()
     return metrics

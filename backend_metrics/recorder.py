@@ -1,9 +1,9 @@
 """The framework-neutral hot path: one finished request -> one counter and one histogram update.
 
 The ASGI and WSGI middlewares find (method, route template, status, duration)
-and call `HttpRecorder.record`.  Label children are cached per (method, route,
-status), behind the series caps of `LabelGuard`, so a steady-state request costs
-one dict lookup plus prometheus_client's own `inc` and `observe`.
+and call `HttpRecorder.record`.  Cells (see series.py) are cached per (method,
+route, status) behind the series cap, so a steady-state request costs one dict
+lookup and one ``cell(duration)`` call.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class HttpRecorder:
       exclude_routes: route templates not to record (e.g. "/healthz").
       metrics_path: where the exposition is served (None: not served by the middleware).
       count_metrics_path: record requests to the metrics path too (default False).
+      storage: "auto", "fast" or "prometheus_client" (see `backend_metrics.factory.http_metrics`).
     """
 
     def __init__(
@@ -51,10 +52,14 @@ class HttpRecorder:
         exclude_routes: Iterable[str] = (),
         metrics_path: str | None = DEFAULT_METRICS_PATH,
         count_metrics_path: bool = False,
+        storage: str = "auto",
     ) -> None:
         check_multiprocess_dir()
         self.registry = registry
-        self.metrics: HttpMetrics = http_metrics(registry, buckets=buckets, max_series=max_series, in_progress=in_progress)
+        self.metrics: HttpMetrics = http_metrics(
+            registry, buckets=buckets, max_series=max_series, in_progress=in_progress, storage=storage
+        )
+        self._series = self.metrics.series
         self.in_progress = self.metrics.in_progress if in_progress else None
         excluded = set(exclude_routes)
         if metrics_path and not count_metrics_path:
@@ -62,26 +67,35 @@ class HttpRecorder:
         self.excluded = frozenset(excluded)
         self.metrics_path = metrics_path
         self.count_metrics_path = count_metrics_path
-        self._pairs: dict[tuple[str, str, int], tuple] = {}
+        self._cells: dict[tuple[str, str, int], object] = {}
 
     def record(self, method: str, route: str, status: int, duration: float) -> None:
         """Count one request; `method` may be anything the client sent, `route` is a template."""
         if method not in _STANDARD_METHODS:
             method = METHOD_OTHER
-        pair = self._pairs.get((method, route, status))
-        if pair is None:
-            pair = self._children(method, route, status)
-        pair[0].inc()
-        pair[1].observe(duration)
+        cell = self._cells.get((method, route, status))
+        if cell is None:
+            cell, _ = self.cell(method, route, status)
+        cell(duration)
 
-    def _children(self, method: str, route: str, status: int) -> tuple:
-        metrics = self.metrics
-        status_label = str(status)
-        cacheable = not (
-            metrics.requests_guard.would_overflow(method, route, status_label)
-            or metrics.duration_guard.would_overflow(method, route)
-        )
-        pair = (metrics.requests_guard.labels(method, route, status_label), metrics.duration_guard.labels(method, route))
+    def cell(self, method: str, route: str, status: int) -> tuple[object, bool]:
+        """The cell recording (method, route, status), and whether a caller may cache it.
+
+        Excluded routes get a cell that records nothing.  Folded (over-cap) label sets
+        are not cacheable, so every cache stays bounded by the cap.
+        """
+        if method not in _STANDARD_METHODS:
+            method = METHOD_OTHER
+        if route in self.excluded:
+            return _IGNORED, True
+        cell = self._cells.get((method, route, status))
+        if cell is not None:
+            return cell, True
+        cell, cacheable = self._series.cell(method, route, str(status))
         if cacheable:
-            self._pairs[(method, route, status)] = pair
-        return pair
+            self._cells[(method, route, status)] = cell
+        return cell, cacheable
+
+
+def _IGNORED(duration: float) -> None:
+    """The cell of an excluded route: records nothing."""

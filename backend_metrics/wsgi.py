@@ -251,6 +251,7 @@ def instrument(
     max_series: int = DEFAULT_MAX_SERIES,
     in_progress: bool = False,
     compress: bool = True,
+    storage: str = "auto",
 ) -> InstrumentedWSGIApp:
     """Wrap a WSGI app (a Flask app or its ``wsgi_app``) with HTTP metrics; also serves `metrics_path`.
 
@@ -266,6 +267,7 @@ def instrument(
         exclude_routes=exclude_routes,
         metrics_path=metrics_path,
         count_metrics_path=count_metrics_path,
+        storage=storage,
     )
     if url_map is None:
         url_map = getattr(app, "url_map", None) or getattr(getattr(app, "__self__", None), "url_map", None)
