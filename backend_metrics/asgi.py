@@ -21,7 +21,7 @@ Status: the status the app sent.  An exception before any response counts as
 status.  A response that started but never sent its last byte (the client went
 away and the stream was cancelled) counts as `STATUS_CLIENT_CLOSED` ("499",
 nginx's "client closed request"), as does a cancelled request.  Duration runs
-until the last body chunk was handed to the server, so streaming responses are
+until the last body chunk is handed to the server, so streaming responses are
 timed to their end (background tasks that run afterwards are not included).
 """
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from time import perf_counter
 from typing import Any
 
@@ -244,6 +244,23 @@ class RouteResolver:
         return kind, inner if inner_kind != _NONE else ROUTE_UNMATCHED
 
 
+class _InProgress:
+    """Keeps the in-progress gauge up while the wrapped app runs."""
+
+    __slots__ = ("app", "gauge")
+
+    def __init__(self, app: Any, gauge: Any) -> None:
+        self.app = app
+        self.gauge = gauge
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        self.gauge.inc()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.gauge.dec()
+
+
 class InstrumentedApp:
     """The wrapped ASGI app; attribute access falls through to the inner app (``app.state``...)."""
 
@@ -254,7 +271,10 @@ class InstrumentedApp:
         self._metrics_endpoint = metrics_endpoint
         self._metrics_path = metrics_path
         self._count_metrics_path = recorder.count_metrics_path
-        self._gauge = recorder.in_progress
+        gauge = recorder.in_progress
+        # The in-progress gauge, when asked for, wraps the inner app so the common path has no gauge code.
+        self._inner = app if gauge is None else _InProgress(app, gauge)
+        self._counted_metrics_endpoint = metrics_endpoint if gauge is None else _InProgress(metrics_endpoint, gauge)
         self._cells_by_route: dict[int, dict] = {}
         self._keep_alive: dict[int, Any] = {}  # route objects whose ids key the cache above
 
@@ -264,9 +284,9 @@ class InstrumentedApp:
         return getattr(self.app, name)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        app = self.app
+        app = self._inner
         if scope["type"] != "http":
-            await app(scope, receive, send)
+            await self.app(scope, receive, send)
             return
         root_path = scope.get("root_path", "")
         path = scope["path"]
@@ -275,24 +295,20 @@ class InstrumentedApp:
             if not self._count_metrics_path:
                 await self._metrics_endpoint(scope, receive, send)
                 return
-            app = self._metrics_endpoint
+            app = self._counted_metrics_endpoint
 
         status = 0
         end = 0.0
 
-        async def send_wrapper(message: dict) -> None:
+        def send_wrapper(message: dict) -> Awaitable[None]:
+            # A plain function returning the server's awaitable: no extra coroutine per message.
             nonlocal status, end
             if message["type"] == "http.response.start":
                 status = message["status"]
-                await send(message)
-                return
-            await send(message)
-            if not message.get("more_body", False):  # the last body chunk (or a pathsend) is out
+            elif not message.get("more_body", False):  # the last body chunk (or a pathsend)
                 end = perf_counter()
+            return send(message)
 
-        gauge = self._gauge
-        if gauge is not None:
-            gauge.inc()
         start = perf_counter()
         try:
             await app(scope, receive, send_wrapper)
@@ -304,9 +320,6 @@ class InstrumentedApp:
                     status = 500
             self._record(scope, root_path, app, status, (end or perf_counter()) - start)
             raise
-        finally:
-            if gauge is not None:
-                gauge.dec()
         if not end:
             # Started but never finished: the client went away mid-stream.  Never started: the
             # server answers 500 for an app that returned without a response.
@@ -333,7 +346,7 @@ class InstrumentedApp:
         """Find the template the slow way, record, and cache the cell for the fast path when safe."""
         route = scope.get("route")
         cache_key = None
-        if inner is not self.app:
+        if inner is not self._inner:
             template = self._metrics_path
         elif route is None:
             template = self.resolver.match(scope, root_path)
