@@ -14,7 +14,7 @@
 # ${MONSTACK_IMAGE_CACHE:-/var/cache/monstack-images} (it takes about a minute to make).
 #
 # Needs: docker (engine running), busybox-static, prometheus, prometheus-node-exporter,
-# prometheus-mongodb-exporter, debootstrap, python3 with pip. Run as root.
+# prometheus-mongodb-exporter, debootstrap, Python 3.11 with pip ($PYTHON, default python3). Run as root.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,6 +22,7 @@ repo=$(cd "$here/.." && pwd)
 cache=${MONSTACK_IMAGE_CACHE:-/var/cache/monstack-images}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 force=${MONSTACK_IMAGES_FORCE:-0}
+python=${PYTHON:-python3}  # a Python 3.11 with pip (the tests pass their own interpreter)
 label=monstack.inputs-sha256
 
 PROMETHEUS_TAG=monstack-local/prometheus:2.42.0
@@ -88,7 +89,13 @@ import_rootfs() {
     local changes=(-c "LABEL $label=$hash" -c "LABEL org.opencontainers.image.source=monstack/images/build.sh")
     local c
     for c in "$@"; do changes+=(-c "$c"); done
+    local previous
+    previous=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
     tar --numeric-owner -C "$root" -c . | docker import "${changes[@]}" - "$tag" >/dev/null
+    # The image this tag named before is now untagged: remove it unless a container still uses it.
+    if [ -n "$previous" ] && [ "$(docker image inspect --format '{{len .RepoTags}}' "$previous" 2>/dev/null)" = 0 ]; then
+        docker rmi "$previous" >/dev/null 2>&1 || true
+    fi
     log "built $tag ($(docker image inspect --format '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1/1e6}'))"
 }
 
@@ -184,12 +191,14 @@ build_helpdesk() {
     local app="$repo/examples/helpdesk"
     [ -f "$app/app.py" ] || die "$app/app.py is missing"
     local base hash root files
+    [ "$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = 3.11 ] \
+        || die "$python is not Python 3.11, the python3 of Debian 12 inside the image (set PYTHON=...)"
     base=$(helpdesk_base)
     files=$(cd "$repo" && find examples/helpdesk backend_metrics -name '*.py' -type f | LC_ALL=C sort)
     hash=$({
         printf 'helpdesk\nbase:%s\nfile:%s\n' "$(stat -c '%s %Y' "$base")" "$here/helpdesk/requirements.txt"
         for f in "$repo"/requirements*.txt; do [ -f "$f" ] && printf 'file:%s\n' "$f"; done
-        python3 -m pip --version | cut -d' ' -f1,2
+        "$python" -m pip --version | cut -d' ' -f1,2
         for f in $files; do printf '%s\nfile:%s\n' "$f" "$repo/$f"; done
     } | inputs_hash)
     if up_to_date "$HELPDESK_TAG" "$hash"; then log "$HELPDESK_TAG is up to date"; return; fi
@@ -203,7 +212,7 @@ build_helpdesk() {
     # The project's pins (requirements*.txt, `name==version` lines) constrain the versions, so the
     # image runs what the rest of the test suite runs.
     cat "$repo"/requirements*.txt 2>/dev/null | grep -E '^[A-Za-z0-9_.-]+==' >"$root.constraints.txt" || true
-    python3 -m pip install --quiet --no-compile --no-warn-conflicts --disable-pip-version-check \
+    "$python" -m pip install --quiet --no-compile --no-warn-conflicts --disable-pip-version-check \
         -c "$root.constraints.txt" --target "$site" -r "$here/helpdesk/requirements.txt" >"$root.pip.log" 2>&1 \
         || { tail -n 30 "$root.pip.log" >&2; die "pip install of images/helpdesk/requirements.txt failed"; }
     rm -f "$root.pip.log" "$root.constraints.txt"

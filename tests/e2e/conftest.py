@@ -19,6 +19,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -211,7 +212,9 @@ def engine() -> Engine:
 def images(engine: Engine) -> list[str]:
     require_binary("debootstrap")
     started = time.monotonic()
-    proc = subprocess.run([str(REPO / "images" / "build.sh")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(REPO / "images" / "build.sh")], capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable}
+    )
     if proc.returncode != 0:
         pytest.fail(f"images/build.sh failed:\n{proc.stderr[-4000:]}")
     REPORT["images"] = f"{time.monotonic() - started:.1f}s ({'; '.join(l.split('] ', 1)[-1] for l in proc.stderr.splitlines() if ': ' in l and l.rstrip().endswith('s'))})"

@@ -169,3 +169,20 @@ def test_ci_stack_runs_without_grafana_and_cadvisor_because_no_image_can_be_buil
     for service, reason in NOT_RUN_HERE.items():
         REPORT[f"note:{service}"] = f"checked: {service} is off in the ci stack and absent from the engine"
         print(f"not deployed: {reason}")
+
+
+def test_a_memory_change_updates_prometheus_in_place(stack, engine):
+    prometheus = f"{stack.name}-prometheus"
+    before = engine.container(prometheus)
+    original = stack.config
+    changed = {**original, "monstack:prometheus": {**original["monstack:prometheus"], "memoryMb": 320}}
+    try:
+        result = stack.deploy(changed)
+        updates = [(a["name"], a["op"], a["diff"]) for a in result.changed]
+        assert updates == [("monstack-prometheus-container", "update", ["memory", "memorySwap"])]
+        after = engine.container(prometheus)
+        assert after["Id"] == before["Id"] and after["State"]["StartedAt"] == before["State"]["StartedAt"]
+        assert after["HostConfig"]["Memory"] == 320 * 1024 * 1024
+    finally:
+        stack.deploy(original)
+    assert engine.container(prometheus)["HostConfig"]["Memory"] == before["HostConfig"]["Memory"]
