@@ -348,7 +348,9 @@ class InstrumentedApp:
         cache_key = None
         if inner is not self._inner:
             template = self._metrics_path
-        elif route is None:
+        elif route is None or hasattr(route, "routes"):
+            # Answered before routing, or by a mounted app without routes of its own (its Mount
+            # is the route, and its root path already holds the mount): match the table once.
             template = self.resolver.match(scope, root_path)
         else:
             template = self.resolver.leaf_template(route, scope)

@@ -201,3 +201,24 @@ def test_routes_added_after_instrumenting_are_labelled(registry):
 
     assert call(app, "GET", "/late/1").status == 200
     assert routes_seen(registry) == {"/late/{x}"}
+
+
+async def raw_files(scope, receive, send):
+    await PlainTextResponse("file")(scope, receive, send)
+
+
+def test_mounted_apps_without_routes_are_labelled_with_the_mount_template(registry):
+    inner = Starlette(
+        routes=[
+            Mount("/static", app=raw_files),
+            Mount("/docs/{version}", routes=[Mount("/files", app=raw_files)]),
+        ]
+    )
+    app = instrument(inner, registry=registry)
+    assert call(app, "GET", "/static/css/site.css").status == 200
+    assert call(app, "GET", "/static/js/app.js").status == 200
+    assert call(app, "GET", "/docs/v2/files/a/b.txt").status == 200
+    assert requests_by(registry) == {
+        ("GET", "/static/{path}", "200"): 2.0,
+        ("GET", "/docs/{version}/files/{path}", "200"): 1.0,
+    }
