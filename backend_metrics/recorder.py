@@ -56,9 +56,7 @@ class HttpRecorder:
     ) -> None:
         check_multiprocess_dir()
         self.registry = registry
-        self.metrics: HttpMetrics = http_metrics(
-            registry, buckets=buckets, max_series=max_series, in_progress=in_progress, storage=storage
-        )
+        self.metrics: HttpMetrics = http_metrics(registry, buckets=buckets, max_series=max_series, in_progress=in_progress, storage=storage)
         self._series = self.metrics.series
         self.in_progress = self.metrics.in_progress if in_progress else None
         excluded = set(exclude_routes)

@@ -71,7 +71,9 @@ def _fast_cell(count: list, hist: list, bounds: tuple, lock: threading.Lock) -> 
 class FastHttpSeries(Collector):
     """The HTTP counter and histogram as one collector with plain values (single process)."""
 
-    def __init__(self, buckets: Sequence[float], max_series: int, on_overflow: Callable[[str], None], registry: CollectorRegistry | None) -> None:
+    def __init__(
+        self, buckets: Sequence[float], max_series: int, on_overflow: Callable[[str], None], registry: CollectorRegistry | None
+    ) -> None:
         bounds = tuple(sorted(float(b) for b in buckets if b != float("inf")))
         self._bounds = bounds
         self._max_series = max_series
@@ -124,12 +126,14 @@ class FastHttpSeries(Collector):
         upper = [floatToGoString(b) for b in self._bounds] + ["+Inf"]
         for labels, cell in hists:
             cumulative, running = [], 0
-            for bound, count in zip(upper, cell[:-2]):
+            for bound, count in zip(upper, cell[:-2], strict=True):
                 running += count
                 cumulative.append((bound, float(running)))
             duration.add_metric(labels, cumulative, cell[-2])
             if use_created:
-                duration.samples.append(Sample(HTTP_REQUEST_DURATION_SECONDS + "_created", dict(zip(_HISTOGRAM_LABELS, labels)), cell[-1]))
+                duration.samples.append(
+                    Sample(HTTP_REQUEST_DURATION_SECONDS + "_created", dict(zip(_HISTOGRAM_LABELS, labels, strict=True)), cell[-1])
+                )
         yield duration
 
 
@@ -147,14 +151,16 @@ def _client_cell(counter_child: Any, histogram_child: Any) -> Callable[[float], 
 class ClientHttpSeries:
     """The HTTP counter and histogram as prometheus_client metrics (multiprocess mode)."""
 
-    def __init__(self, buckets: Sequence[float], max_series: int, on_overflow: Callable[[str], None], registry: CollectorRegistry | None) -> None:
+    def __init__(
+        self, buckets: Sequence[float], max_series: int, on_overflow: Callable[[str], None], registry: CollectorRegistry | None
+    ) -> None:
         self.requests = Counter(HTTP_REQUESTS_TOTAL, REQUESTS_HELP, _COUNTER_LABELS, registry=registry)
-        self.duration = Histogram(HTTP_REQUEST_DURATION_SECONDS, DURATION_HELP, _HISTOGRAM_LABELS, registry=registry, buckets=tuple(buckets))
+        self.duration = Histogram(
+            HTTP_REQUEST_DURATION_SECONDS, DURATION_HELP, _HISTOGRAM_LABELS, registry=registry, buckets=tuple(buckets)
+        )
         self.requests_guard = LabelGuard(self.requests, max_series, lambda: on_overflow(HTTP_REQUESTS_TOTAL))
         self.duration_guard = LabelGuard(self.duration, max_series, lambda: on_overflow(HTTP_REQUEST_DURATION_SECONDS))
 
     def cell(self, method: str, route: str, status: str) -> tuple[Callable[[float], None], bool]:
-        cacheable = not (
-            self.requests_guard.would_overflow(method, route, status) or self.duration_guard.would_overflow(method, route)
-        )
+        cacheable = not (self.requests_guard.would_overflow(method, route, status) or self.duration_guard.would_overflow(method, route))
         return _client_cell(self.requests_guard.labels(method, route, status), self.duration_guard.labels(method, route)), cacheable

@@ -112,7 +112,9 @@ class _Timed:
 
     __slots__ = ("_body", "_owner", "_environ", "_script_name", "_start", "_status", "_finished", "_done")
 
-    def __init__(self, body: Iterable[bytes], owner: "InstrumentedWSGIApp", environ: dict, script_name: str, start: float, status: list) -> None:
+    def __init__(
+        self, body: Iterable[bytes], owner: InstrumentedWSGIApp, environ: dict, script_name: str, start: float, status: list
+    ) -> None:
         self._body = body
         self._owner = owner
         self._environ = environ

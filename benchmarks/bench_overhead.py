@@ -215,8 +215,16 @@ def bench_rendering(repeat: int) -> tuple[int, list[tuple[str, float, int]]]:
     plain_body = generate_latest(registry)
     rows = [
         ("text format, plain", timed(lambda: render(registry), repeat), len(render(registry)[0])),
-        ("text format, gzip level 1 (backend_metrics)", timed(lambda: render(registry, accept_encoding="gzip"), repeat), len(render(registry, accept_encoding="gzip")[0])),
-        ("text format, gzip level 9 (prometheus_client's default)", timed(lambda: gzip.compress(generate_latest(registry)), repeat), len(gzip.compress(plain_body))),
+        (
+            "text format, gzip level 1 (backend_metrics)",
+            timed(lambda: render(registry, accept_encoding="gzip"), repeat),
+            len(render(registry, accept_encoding="gzip")[0]),
+        ),
+        (
+            "text format, gzip level 9 (prometheus_client's default)",
+            timed(lambda: gzip.compress(generate_latest(registry)), repeat),
+            len(gzip.compress(plain_body)),
+        ),
         (
             "OpenMetrics, plain",
             timed(lambda: render(registry, accept="application/openmetrics-text; version=1.0.0"), repeat),

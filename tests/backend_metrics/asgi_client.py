@@ -34,7 +34,9 @@ def make_scope(method: str, path: str, headers: Mapping[str, str] | None = None,
     }
 
 
-async def acall(app: Any, method: str, path: str, *, headers=None, body: bytes = b"", root_path: str = "", disconnect_after_body: bool = False) -> Answer:
+async def acall(
+    app: Any, method: str, path: str, *, headers=None, body: bytes = b"", root_path: str = "", disconnect_after_body: bool = False
+) -> Answer:
     scope = make_scope(method, path, headers, root_path)
     sent_request = False
     messages: list[dict] = []

@@ -120,7 +120,10 @@ def test_gunicorn_with_four_workers_counts_every_request_exactly(tmp_path):
         baseline = scrape(base_url)
         load = subprocess.run(
             [sys.executable, "-m", "tests.backend_metrics.loadgen", base_url, str(total), "8"],
-            capture_output=True, text=True, cwd=REPO_ROOT, timeout=540,
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+            timeout=540,
         )
         assert load.returncode == 0, load.stderr[-2000:]
         report = json.loads(load.stdout)
@@ -130,7 +133,12 @@ def test_gunicorn_with_four_workers_counts_every_request_exactly(tmp_path):
     assert total_requests(exposition) - total_requests(baseline) == total
     created = report["by_request"]["POST /tickets"]
     assert counter_value(exposition, TICKETS_CREATED_TOTAL) == created
-    outcomes = {s.labels[LABEL_OUTCOME]: s.value for f in text_string_to_metric_families(exposition) for s in f.samples if s.name == AUTH_ATTEMPTS_TOTAL}
+    outcomes = {
+        s.labels[LABEL_OUTCOME]: s.value
+        for f in text_string_to_metric_families(exposition)
+        for s in f.samples
+        if s.name == AUTH_ATTEMPTS_TOTAL
+    }
     assert outcomes == {outcome: 0.0 for outcome in AUTH_OUTCOMES}  # pre-initialised, summed over workers
     assert workers_seen >= 2  # the load really was spread over several processes
 

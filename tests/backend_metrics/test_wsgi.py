@@ -189,7 +189,10 @@ def test_a_stream_the_server_stops_reading_is_recorded_as_client_closed(registry
         return Response(forever())
 
     wrapped = instrument(app, registry=registry)
-    body = wrapped({"REQUEST_METHOD": "GET", "PATH_INFO": "/feed", "SERVER_NAME": "x", "SERVER_PORT": "80", "wsgi.url_scheme": "http"}, lambda status, headers, exc_info=None: None)
+    body = wrapped(
+        {"REQUEST_METHOD": "GET", "PATH_INFO": "/feed", "SERVER_NAME": "x", "SERVER_PORT": "80", "wsgi.url_scheme": "http"},
+        lambda status, headers, exc_info=None: None,
+    )
     iterator = iter(body)
     next(iterator)
     next(iterator)

@@ -287,5 +287,7 @@ def run_node_exporter(extra_args: Sequence[str] = (), timeout: float = 30.0) -> 
     port = free_port()
     target = f"127.0.0.1:{port}"
     argv = [binary, f"--web.listen-address={target}", *extra_args]
-    with start_process(argv, ready_url=f"http://{target}/metrics", ready=lambda status, _: status == 200, timeout=timeout, name="node-exporter"):
+    with start_process(
+        argv, ready_url=f"http://{target}/metrics", ready=lambda status, _: status == 200, timeout=timeout, name="node-exporter"
+    ):
         yield target
