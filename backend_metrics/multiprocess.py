@@ -16,7 +16,7 @@ import os
 import tempfile
 from typing import Any
 
-from prometheus_client import CollectorRegistry, values
+from prometheus_client import CollectorRegistry, PlatformCollector, values
 from prometheus_client import multiprocess as _mp
 
 __all__ = [
@@ -88,6 +88,9 @@ def scrape_registry() -> CollectorRegistry:
         raise MultiprocessConfigError(f"{ENV_VAR}={path!r} does not exist or is not a directory")
     registry = CollectorRegistry()
     _mp.MultiProcessCollector(registry, path=path)
+    # python_info is the same in every worker; per-process collectors (CPU, memory, GC) are
+    # not exported in multiprocess mode, as prometheus_client documents.
+    PlatformCollector(registry=registry)
     return registry
 
 

@@ -141,6 +141,7 @@ def test_gunicorn_with_four_workers_counts_every_request_exactly(tmp_path):
     }
     assert outcomes == {outcome: 0.0 for outcome in AUTH_OUTCOMES}  # pre-initialised, summed over workers
     assert workers_seen >= 2  # the load really was spread over several processes
+    assert "python_info{" in exposition
 
 
 def test_gunicorn_refuses_to_start_without_a_multiprocess_dir(tmp_path):
