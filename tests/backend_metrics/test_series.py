@@ -85,3 +85,14 @@ def test_asking_for_another_storage_on_the_same_registry_is_refused():
     http_metrics(registry, storage="fast")
     with pytest.raises(ValueError, match="storage"):
         http_metrics(registry, storage="prometheus_client")
+
+
+def test_disabling_created_series_drops_them_from_the_fast_store_too(monkeypatch):
+    from prometheus_client import metrics as client_metrics
+
+    monkeypatch.setattr(client_metrics, "_use_created", False)
+    registry = CollectorRegistry()
+    HttpRecorder(registry, storage="fast").record("GET", "/a", 200, 0.01)
+    exposition = generate_latest(registry).decode()
+    assert "http_requests_total{" in exposition
+    assert "_created" not in exposition
