@@ -29,7 +29,6 @@ from typing import Any, Optional
 
 import pytest
 
-from stack import names
 from tests.support.tools import require_binary
 
 from . import harness

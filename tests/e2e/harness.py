@@ -22,7 +22,6 @@ process-wide runtime state never leaks from one run into the next.
 from __future__ import annotations
 
 import base64
-import copy
 import io
 import json
 import os

@@ -14,7 +14,6 @@ from .conftest import (
     docker_exec,
     free_port,
     raw_samples,
-    stack_containers,
     wait_all_targets_up,
 )
 
