@@ -1,6 +1,6 @@
 """Per-request overhead of HTTP instrumentation, and /metrics rendering cost.
 
-    python3 -m benchmarks.bench_overhead [--rounds 150] [--requests 300]
+    python3 -m benchmarks.bench_overhead [--rounds 150] [--requests 300] [--without-peers]
 
 Every variant is the same Starlette app (one route with a path parameter),
 called in-process as an ASGI app with a minimal scope/receive/send: no network,
@@ -57,9 +57,11 @@ def bare_app() -> Starlette:
 FLOOR = "floor: bare app + Counter.inc + Histogram.observe (cached children)"
 
 
-def build_variants() -> dict[str, object]:
+def build_variants(peers: bool = True) -> dict[str, object]:
     variants: dict[str, object] = {"bare app": bare_app(), FLOOR: Floor()}
     variants["backend_metrics"] = instrument(bare_app(), registry=CollectorRegistry())
+    if not peers:
+        return variants
     try:
         from prometheus_fastapi_instrumentator import Instrumentator
 
@@ -158,9 +160,9 @@ def timed(func: Callable[[], object], repeat: int) -> float:
     return min(times)
 
 
-def bench_requests(rounds: int, requests: int) -> tuple[list[tuple], float]:
+def bench_requests(rounds: int, requests: int, peers: bool = True) -> tuple[list[tuple], float]:
     """Interleaved: every round runs each variant once (`requests` calls), in a new random order."""
-    variants = build_variants()
+    variants = build_variants(peers)
     loop = asyncio.new_event_loop()
     for app in variants.values():  # warm up: build middleware stacks, create label children
         loop.run_until_complete(run_requests(app, 500))
@@ -168,18 +170,26 @@ def bench_requests(rounds: int, requests: int) -> tuple[list[tuple], float]:
     overheads: dict[str, list[float]] = {name: [] for name in variants}
     tight: list[float] = []
     names = list(variants)
-    gc.collect()
-    gc.disable()
+
+    def block(run: Callable[[], float]) -> float:
+        # A clean heap for every block: without this, garbage one variant leaves behind
+        # (the peers make reference cycles per request) slows whichever variant runs next.
+        gc.collect()
+        gc.disable()
+        try:
+            return run()
+        finally:
+            gc.enable()
+
     try:
         for _ in range(rounds):
             random.shuffle(names)
-            this_round = {name: loop.run_until_complete(run_requests(variants[name], requests)) for name in names}
-            tight.append(tight_loop_floor(requests))
+            this_round = {name: block(lambda: loop.run_until_complete(run_requests(variants[name], requests))) for name in names}
+            tight.append(block(lambda: tight_loop_floor(requests)))
             for name in names:
                 per_variant[name].append(this_round[name])
                 overheads[name].append(this_round[name] - this_round["bare app"])
     finally:
-        gc.enable()
         loop.close()
     best = {name: min(times) for name, times in per_variant.items()}
     floor_best = best[FLOOR] - best["bare app"]
@@ -239,10 +249,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=150)
     parser.add_argument("--requests", type=int, default=300, help="requests per variant per round")
     parser.add_argument("--render-repeat", type=int, default=20)
+    parser.add_argument("--without-peers", action="store_true", help="only the bare app, the floor and backend_metrics")
     args = parser.parse_args(argv)
 
     print(f"Python {sys.version.split()[0]}; {args.rounds} interleaved rounds x {args.requests} requests per variant\n")
-    rows, tight = bench_requests(args.rounds, args.requests)
+    rows, tight = bench_requests(args.rounds, args.requests, peers=not args.without_peers)
     print("| variant | per request (us, best round) | overhead over bare app (us) | overhead / floor | same, medians of paired rounds |")
     print("|---|---:|---:|---:|---:|")
     for name, per_request, overhead, ratio, paired_ratio in rows:
