@@ -7,6 +7,7 @@ protect, deleteBeforeReplace, ...), which the mocks alone do not see.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hashlib
 import json
@@ -165,6 +166,9 @@ def run_program(
     mocks = mocks or RecordingMocks()
     all_config = {**_config_strings(config), **_config_strings(secrets)}
     secret_keys = [key if ":" in key else f"monstack:{key}" for key in secrets]
+    # Pulumi's runtime drives its own event loop; other tests (asyncio.run) may have left none.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     pulumi.runtime.set_all_config(all_config, secret_keys)
     pulumi_settings.set_root_resource(None)
     monitor = _RecordingMonitor(mocks, deployment)
@@ -185,6 +189,8 @@ def run_program(
     try:
         execute()
     finally:
+        asyncio.set_event_loop(None)
+        loop.close()
         # A failed run leaves futures whose exceptions nobody retrieved; their finalizers log.
         # Run them here rather than at a random later allocation: in CPython 3.11, a finalizer
         # that runs inside `ast.parse` (pytest's assertion rewriting) breaks it with
