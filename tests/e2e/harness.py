@@ -628,30 +628,24 @@ def upload_tar(upload: dict) -> bytes:
 # --- the child process: run the program under mocks ---------------------------------------------------
 
 
-def _config_strings(config: Mapping[str, Any]) -> dict[str, str]:
-    """Config as the Pulumi engine hands it to a program: strings; objects and lists as JSON."""
-    return {
-        (key if ":" in key else f"monstack:{key}"): (value if isinstance(value, str) else json.dumps(value))
-        for key, value in config.items()
-    }
-
-
 def _child_deploy(request: dict) -> dict:
-    import runpy
-
-    import pulumi
-    import pulumi.runtime.settings as pulumi_settings
-    from pulumi.runtime.mocks import MockMonitor
+    from tests.support.pulumi_program import ProgramMocks, run_program
 
     engine = Engine()
     state = State(Path(request["state"]))
     provider = DockerProvider(engine, state)
-    local = threading.local()
 
-    class Mocks(pulumi.runtime.Mocks):
+    class Mocks(ProgramMocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-            urn, options = local.current
-            return provider.register(args.typ, args.name, urn, dict(args.inputs), options, args.custom)
+            registration = self.registration
+            options = {
+                "retainOnDelete": registration.retain_on_delete,
+                "protect": registration.protect,
+                "deleteBeforeReplace": registration.delete_before_replace,
+                "replaceOnChanges": list(registration.replace_on_changes),
+                "ignoreChanges": list(registration.ignore_changes),
+            }
+            return provider.register(args.typ, args.name, registration.urn, dict(args.inputs), options, args.custom)
 
         def call(self, args: pulumi.runtime.MockCallArgs):
             if args.token == "docker:index/getNetwork:getNetwork":
@@ -676,50 +670,14 @@ def _child_deploy(request: dict) -> dict:
                 }
             raise NotImplementedError(f"the e2e harness does not answer the invoke {args.token}")
 
-    class Monitor(MockMonitor):
-        """Hands each registration's URN and resource options to the provider stand-in.
-
-        MockResourceArgs carries neither; RegisterResource runs new_resource synchronously on
-        the same thread, so a thread-local passes them along.
-        """
-
-        def RegisterResource(self, request):
-            if request.type != "pulumi:pulumi:Stack":
-                local.current = (
-                    self.make_urn(request.parent, request.type, request.name),
-                    {
-                        "retainOnDelete": bool(request.retainOnDelete),
-                        "protect": bool(request.protect),
-                        "deleteBeforeReplace": bool(request.deleteBeforeReplace),
-                        "replaceOnChanges": list(request.replaceOnChanges),
-                        "ignoreChanges": list(request.ignoreChanges),
-                    },
-                )
-            return super().RegisterResource(request)
-
-    all_config = {**_config_strings(request["config"]), **_config_strings(request["secrets"])}
-    secret_keys = [k if ":" in k else f"monstack:{k}" for k in request["secrets"]]
-    pulumi.runtime.set_all_config(all_config, secret_keys)
-    mocks = Mocks()
-    pulumi.runtime.set_mocks(mocks, project="monstack", stack=request["stack"], preview=False, monitor=Monitor(mocks))
-    outputs: dict = {}
     program = Path(request["program"])
-
-    @pulumi.runtime.test
-    def execute():
-        sys.path.insert(0, str(program.parent))
-        runpy.run_path(str(program), run_name="__main__")
-        root = pulumi_settings.get_root_resource()
-        exported = dict(getattr(root, "outputs", {}) or {})
-        keys = sorted(exported)
-        if not keys:
-            return None
-        return pulumi.Output.all(*(exported[k] for k in keys)).apply(lambda vals: outputs.update(zip(keys, vals)))
-
-    execute()
+    sys.path.insert(0, str(program.parent))
+    deployment = run_program(
+        request["config"], secrets=request["secrets"], stack=request["stack"], mocks=Mocks(), program=program
+    )
     provider.finish()
     state.save()
-    return {"actions": provider.actions, "outputs": _unwrap(outputs)}
+    return {"actions": provider.actions, "outputs": _unwrap(deployment.outputs)}
 
 
 def _child_destroy(request: dict) -> dict:

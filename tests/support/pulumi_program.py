@@ -12,6 +12,7 @@ import gc
 import hashlib
 import json
 import runpy
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
@@ -21,7 +22,7 @@ import pulumi.runtime.settings as pulumi_settings
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
-__all__ = ["Declared", "Deployment", "RecordingMocks", "run_program", "PROJECT_ROOT"]
+__all__ = ["Declared", "Deployment", "ProgramMocks", "RecordingMocks", "Registration", "run_program", "PROJECT_ROOT"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,7 +70,37 @@ class Deployment:
         return next(r for r in self.resources if r.urn == urn)
 
 
-class RecordingMocks(pulumi.runtime.Mocks):
+@dataclass(frozen=True)
+class Registration:
+    """What a provider sees of a registration beyond MockResourceArgs: the URN and the options."""
+
+    urn: str
+    retain_on_delete: bool
+    protect: bool
+    delete_before_replace: bool
+    replace_on_changes: tuple[str, ...]
+    ignore_changes: tuple[str, ...]
+
+
+class ProgramMocks(pulumi.runtime.Mocks):
+    """Mocks that can read the current registration's URN and options in `new_resource`.
+
+    Pulumi registers resources from several executor threads at once; each registration
+    calls `new_resource` synchronously on its own thread, so the value is thread-local.
+    """
+
+    _local = threading.local()
+
+    @property
+    def registration(self) -> Registration:
+        return self._local.registration
+
+    @registration.setter
+    def registration(self, value: Registration) -> None:
+        self._local.registration = value
+
+
+class RecordingMocks(ProgramMocks):
     """Answers like a provider would: echoes inputs, makes ids, resolves the app network."""
 
     def __init__(self, existing_networks: Iterable[str] = ()) -> None:
@@ -117,6 +148,16 @@ class _RecordingMonitor(MockMonitor):
         self.deployment = deployment
 
     def RegisterResource(self, request):
+        if request.type != "pulumi:pulumi:Stack" and isinstance(self.mocks, ProgramMocks):
+            # new_resource runs synchronously inside super().RegisterResource, on this thread.
+            self.mocks.registration = Registration(
+                urn=self.make_urn(request.parent, request.type, request.name),
+                retain_on_delete=bool(request.retainOnDelete),
+                protect=bool(request.protect),
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                replace_on_changes=tuple(request.replaceOnChanges),
+                ignore_changes=tuple(request.ignoreChanges),
+            )
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             state = self.resources[response.urn].state if response.urn in self.resources else {}
@@ -152,7 +193,7 @@ def run_program(
     *,
     secrets: Mapping[str, str] = {},
     stack: str = "dev",
-    mocks: Optional[pulumi.runtime.Mocks] = None,
+    mocks: Optional[ProgramMocks] = None,
     program: Path = PROJECT_ROOT / "__main__.py",
     preview: bool = False,
 ) -> Deployment:
