@@ -275,8 +275,12 @@ class InstrumentedApp:
         # The in-progress gauge, when asked for, wraps the inner app so the common path has no gauge code.
         self._inner = app if gauge is None else _InProgress(app, gauge)
         self._counted_metrics_endpoint = metrics_endpoint if gauge is None else _InProgress(metrics_endpoint, gauge)
-        self._cells_by_route: dict[int, dict] = {}
+        # (id(route key), method, status) -> cell; bounded by routes x methods x cacheable statuses.
+        self._cells: dict[tuple[int, str, int], Any] = {}
         self._keep_alive: dict[int, Any] = {}  # route objects whose ids key the cache above
+        # What every request reads, in one attribute: with __getattr__ defined (below), CPython
+        # does not specialise attribute loads on this class, so each one costs a slow lookup.
+        self._hot = (self._inner, metrics_path, self._cells)
 
     def __getattr__(self, name: str) -> Any:
         if name == "app":
@@ -284,18 +288,18 @@ class InstrumentedApp:
         return getattr(self.app, name)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        app = self._inner
+        app, metrics_path, cells = self._hot
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         root_path = scope.get("root_path", "")
-        path = scope["path"]
-        metrics_path = self._metrics_path
-        if metrics_path is not None and (path == metrics_path or (root_path and path == root_path + metrics_path)):
-            if not self._count_metrics_path:
-                await self._metrics_endpoint(scope, receive, send)
-                return
-            app = self._counted_metrics_endpoint
+        if metrics_path is not None:
+            path = scope["path"]
+            if path == metrics_path or (root_path and path == root_path + metrics_path):
+                if not self._count_metrics_path:
+                    await self._metrics_endpoint(scope, receive, send)
+                    return
+                app = self._counted_metrics_endpoint
 
         status = 0
         end = 0.0
@@ -305,7 +309,7 @@ class InstrumentedApp:
             nonlocal status, end
             if message["type"] == "http.response.start":
                 status = message["status"]
-            elif not message.get("more_body", False):  # the last body chunk (or a pathsend)
+            elif not message.get("more_body"):  # the last body chunk (or a pathsend)
                 end = perf_counter()
             return send(message)
 
@@ -320,26 +324,25 @@ class InstrumentedApp:
                     status = 500
             self._record(scope, root_path, app, status, (end or perf_counter()) - start)
             raise
-        if not end:
+        if end:
+            # Fast path: the router left its route in the scope, no mount changed the root path,
+            # and this (route, method, status) was seen before: one dict lookup, one cell call.
+            route = scope.get("route")
+            if route is not None and scope.get("root_path", "") == root_path:
+                fastapi_scope = scope.get("fastapi")
+                if fastapi_scope:
+                    context = fastapi_scope.get("effective_route_context")
+                    if context is not None and getattr(context, "original_route", None) is route:
+                        route = context
+                cell = cells.get((id(route), scope["method"], status))
+                if cell is not None:
+                    cell(end - start)
+                    return
+        else:
             # Started but never finished: the client went away mid-stream.  Never started: the
             # server answers 500 for an app that returned without a response.
             status = _STATUS_CLIENT_CLOSED if status else 500
             end = perf_counter()
-        # Fast path: the router left its route in the scope, no mount changed the root path,
-        # and this (route, method, status) was seen before: two dict lookups, one observe.
-        route = scope.get("route")
-        if route is not None and scope.get("root_path", "") == root_path:
-            fastapi_scope = scope.get("fastapi")
-            if fastapi_scope:
-                context = fastapi_scope.get("effective_route_context")
-                if context is not None and getattr(context, "original_route", None) is route:
-                    route = context
-            cells = self._cells_by_route.get(id(route))
-            if cells is not None:
-                cell = cells.get((scope["method"], status))
-                if cell is not None:
-                    cell(end - start)
-                    return
         self._record(scope, root_path, app, status, end - start)
 
     def _record(self, scope: dict, root_path: str, inner: Any, status: int, duration: float) -> None:
@@ -364,12 +367,9 @@ class InstrumentedApp:
         method = scope["method"]
         cell, cacheable = self.recorder.cell(method, template, status)
         if cache_key is not None and cacheable and method in STANDARD_METHODS:
-            # Bounded: one dict per route object, at most methods x cached statuses in each.
-            cells = self._cells_by_route.get(id(cache_key))
-            if cells is None:
-                cells = self._cells_by_route[id(cache_key)] = {}
-                self._keep_alive[id(cache_key)] = cache_key
-            cells[(method, status)] = cell
+            # Bounded: per route object, at most methods x cacheable statuses.
+            self._keep_alive[id(cache_key)] = cache_key
+            self._cells[(id(cache_key), method, status)] = cell
         cell(duration)
 
     @staticmethod

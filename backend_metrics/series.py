@@ -56,14 +56,22 @@ def _fast_cell(count: list, hist: list, bounds: tuple, lock: threading.Lock) -> 
     """A cell: count one request and observe its duration, in one lock round.
 
     A closure rather than an object: its free variables are the cheapest loads Python has.
+    The lock's bound acquire/release are closed over too: on CPython 3.11 that is about
+    half the cost of a ``with lock:`` block, which looks up and calls __enter__/__exit__.
     """
+    acquire = lock.acquire
+    release = lock.release
+    total = len(hist) - 2  # index of the sum
 
     def observe(duration: float) -> None:
         index = bisect_left(bounds, duration)  # le is inclusive: the first bound >= duration
-        with lock:
+        acquire()
+        try:
             count[0] += 1.0
             hist[index] += 1
-            hist[-2] += duration
+            hist[total] += duration
+        finally:
+            release()
 
     return observe
 
