@@ -8,7 +8,8 @@ import pulumi
 import pulumi_docker as docker
 
 from .containers import healthcheck, service_container
-from .render import PROMETHEUS_CONFIG_FILE, render_prometheus_config, sha256, to_yaml
+from .alerts import render_alert_rules
+from .render import PROMETHEUS_CONFIG_FILE, PROMETHEUS_RULES_FILE, render_prometheus_config, sha256, to_yaml
 from .scrape import NODE_EXPORTER_HOST, PROMETHEUS_ALIAS, PROMETHEUS_PORT
 from .settings import Settings
 from .volumes import kept_volume
@@ -32,6 +33,7 @@ class Prometheus(pulumi.ComponentResource):
     ) -> None:
         super().__init__("monstack:index:Prometheus", name, None, opts)
         config_text = to_yaml(render_prometheus_config(settings))
+        rules_text = to_yaml(render_alert_rules(settings))
         self.volume = kept_volume(f"{name}-data", settings.prometheus_volume, settings, parent=self)
         prom = settings.prometheus
         command = [
@@ -54,9 +56,12 @@ class Prometheus(pulumi.ComponentResource):
             image=prom.image,
             memory_mb=prom.memory_mb,
             parent=self,
-            config_hash=sha256(config_text),
+            config_hash=sha256(config_text, rules_text),
             command=command,
-            uploads=[docker.ContainerUploadArgs(file=PROMETHEUS_CONFIG_FILE, content=config_text)],
+            uploads=[
+                docker.ContainerUploadArgs(file=PROMETHEUS_CONFIG_FILE, content=config_text),
+                docker.ContainerUploadArgs(file=PROMETHEUS_RULES_FILE, content=rules_text),
+            ],
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=TSDB_PATH)],
             ports=[docker.ContainerPortArgs(internal=PROMETHEUS_PORT, external=prom.port, ip=settings.bind_address)],
             networks_advanced=[

@@ -18,6 +18,8 @@ __all__ = [
     "GRAFANA_DASHBOARD_PROVIDER_FILE",
     "GRAFANA_DATASOURCE_FILE",
     "PROMETHEUS_CONFIG_FILE",
+    "PROMETHEUS_RULES_FILE",
+    "PROMETHEUS_RULES_NAME",
     "render_grafana_dashboard_provider",
     "render_grafana_datasources",
     "render_prometheus_config",
@@ -26,6 +28,9 @@ __all__ = [
 ]
 
 PROMETHEUS_CONFIG_FILE = "/etc/prometheus/prometheus.yml"
+# Relative to the config file, as Prometheus and promtool resolve rule_files.
+PROMETHEUS_RULES_NAME = "monstack.rules.yml"
+PROMETHEUS_RULES_FILE = f"/etc/prometheus/{PROMETHEUS_RULES_NAME}"
 GRAFANA_DATASOURCE_FILE = "/etc/grafana/provisioning/datasources/monstack.yaml"
 GRAFANA_DASHBOARD_PROVIDER_FILE = "/etc/grafana/provisioning/dashboards/monstack.yaml"
 
@@ -47,6 +52,7 @@ def render_prometheus_config(settings: Settings) -> dict:
             "evaluation_interval": interval,
             "external_labels": {"monstack": settings.name},
         },
+        "rule_files": [PROMETHEUS_RULES_NAME],
         "scrape_configs": [
             {"job_name": job.job_name, "static_configs": [{"targets": list(job.targets)}]}
             for job in scrape_jobs(settings)

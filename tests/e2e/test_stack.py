@@ -8,7 +8,10 @@ import time
 import pytest
 
 from backend_metrics.names import HTTP_REQUESTS_TOTAL
+from dashboards.metrics import mongodb_exporter_v0_47 as mongodb
+from dashboards.metrics import node_exporter_v1_9 as node
 from stack import names
+from stack.alerts import alert_rules
 from stack.config import settings_from_mapping
 
 from . import harness
@@ -77,7 +80,7 @@ def test_prometheus_ingests_samples_from_the_backend_and_node_exporter(stack, en
         docker_exec(prometheus, "wget", "-q", "-O", "/dev/null", f"http://{BACKEND}:8000/tickets")
     wanted = {
         names.JOB_BACKEND: f'{HTTP_REQUESTS_TOTAL}{{job="{names.JOB_BACKEND}",route="/tickets"}}',
-        names.JOB_NODE_EXPORTER: f'node_cpu_seconds_total{{job="{names.JOB_NODE_EXPORTER}"}}',
+        names.JOB_NODE_EXPORTER: f'{node.CPU_SECONDS_TOTAL}{{job="{names.JOB_NODE_EXPORTER}"}}',
     }
     interval = _settings(stack.config).prometheus.scrape_interval
     deadline = time.monotonic() + 120
@@ -89,10 +92,20 @@ def test_prometheus_ingests_samples_from_the_backend_and_node_exporter(stack, en
         time.sleep(1)
     assert found[names.JOB_BACKEND], f"no {HTTP_REQUESTS_TOTAL} from the backend (scrape interval {interval})"
     assert sum(float(r["value"][1]) for r in found[names.JOB_BACKEND]) >= 3
-    assert found[names.JOB_NODE_EXPORTER], "no node_cpu_seconds_total from node exporter"
+    assert found[names.JOB_NODE_EXPORTER], f"no {node.CPU_SECONDS_TOTAL} from node exporter"
     # The MongoDB exporter is up although its MongoDB does not exist: it says so in mongodb_up.
-    mongodb_up = prometheus_api(stack.url, "query", query=f'mongodb_up{{job="{names.JOB_MONGODB_EXPORTER}"}}')["result"]
+    mongodb_up = prometheus_api(stack.url, "query", query=f'{mongodb.UP}{{job="{names.JOB_MONGODB_EXPORTER}"}}')["result"]
     assert [r["value"][1] for r in mongodb_up] == ["0"]
+
+
+def test_prometheus_loads_every_alert_rule_the_stack_declares(stack):
+    loaded = {
+        rule["name"]
+        for group in prometheus_api(stack.url, "rules")["groups"]
+        for rule in group["rules"]
+        if rule["type"] == "alerting"
+    }
+    assert loaded == {rule.name for rule in alert_rules(_settings(stack.config))}
 
 
 def test_nothing_is_published_on_another_address_than_the_configured_one(stack, engine):

@@ -5,7 +5,8 @@ import subprocess
 from hypothesis import HealthCheck, given, settings as hsettings
 
 from stack.config import settings_from_mapping
-from stack.render import render_prometheus_config, to_yaml
+from stack.alerts import render_alert_rules
+from stack.render import PROMETHEUS_RULES_NAME, render_prometheus_config, to_yaml
 from tests.property.strategies import stack_config
 from tests.support.pulumi_program import RecordingMocks, run_program
 from tests.support.tools import require_binary
@@ -24,10 +25,13 @@ def test_prometheus_config_is_deterministic(config):
 
 @given(stack_config)
 @hsettings(max_examples=25, deadline=None)
-def test_rendered_prometheus_config_passes_promtool(tmp_path_factory, config):
+def test_rendered_prometheus_config_and_rules_pass_promtool(tmp_path_factory, config):
     promtool = require_binary("promtool")
-    path = tmp_path_factory.mktemp("prom") / "prometheus.yml"
-    path.write_text(to_yaml(render_prometheus_config(settings_from_mapping(config))))
+    settings = settings_from_mapping(config)
+    directory = tmp_path_factory.mktemp("prom")
+    path = directory / "prometheus.yml"
+    path.write_text(to_yaml(render_prometheus_config(settings)))
+    (directory / PROMETHEUS_RULES_NAME).write_text(to_yaml(render_alert_rules(settings)))
     result = subprocess.run([promtool, "check", "config", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 

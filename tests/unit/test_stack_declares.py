@@ -294,3 +294,13 @@ def test_a_dashboard_change_replaces_grafana_but_not_its_volume(monkeypatch, dep
     assert [v.inputs for v in before.volumes] == [v.inputs for v in after.volumes]
     prometheus = "monstack-dev-prometheus"
     assert before.containers[prometheus].inputs == after.containers[prometheus].inputs
+
+
+def test_prometheus_receives_its_alert_rules(deploy):
+    from stack.alerts import render_alert_rules
+    from stack.config import settings_from_mapping
+    from stack.render import PROMETHEUS_RULES_FILE, to_yaml
+
+    prometheus = deploy().containers["monstack-dev-prometheus"]
+    expected = to_yaml(render_alert_rules(settings_from_mapping({}, default_name="monstack-dev")))
+    assert upload(prometheus, PROMETHEUS_RULES_FILE) == expected
