@@ -96,7 +96,7 @@ def _mongodb_rules() -> list[AlertRule]:
             "2m",
             "critical",
             "The MongoDB exporter cannot reach MongoDB",
-            "mongodb_up is 0 on {{ $labels.instance }}: MongoDB is down or the exporter's URI is wrong.",
+            f"{mongodb.UP} is 0 on {{{{ $labels.instance }}}}: MongoDB is down or the exporter's URI is wrong.",
         )
     ]
 

@@ -101,7 +101,7 @@ def test_alerts_fire_on_the_series_they_watch(tmp_path):
                     "exp_labels": {"severity": "critical", "job": names.JOB_MONGODB_EXPORTER, "instance": "mongodb-exporter:9216"},
                     "exp_annotations": {
                         "summary": "The MongoDB exporter cannot reach MongoDB",
-                        "description": "mongodb_up is 0 on mongodb-exporter:9216: MongoDB is down or the exporter's URI is wrong.",
+                        "description": f"{mongodb.UP} is 0 on mongodb-exporter:9216: MongoDB is down or the exporter's URI is wrong.",
                     },
                 }]),
             ],
