@@ -40,7 +40,7 @@ _DEFAULT_SCRAPE_TIMEOUT_SECONDS = 10
 
 def render_prometheus_config(settings: Settings) -> dict:
     interval = settings.prometheus.scrape_interval
-    timeout = (
+    timeout = settings.prometheus.scrape_timeout or (
         interval
         if parse_duration_seconds(interval) < _DEFAULT_SCRAPE_TIMEOUT_SECONDS
         else f"{_DEFAULT_SCRAPE_TIMEOUT_SECONDS}s"

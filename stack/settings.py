@@ -138,6 +138,8 @@ class PrometheusSettings(_Model):
     image: Image = "prom/prometheus:v3.5.0"
     port: Port = 9090
     scrape_interval: Duration = "15s"
+    # Unset: 10s (Prometheus' default) or the scrape interval when that is shorter.
+    scrape_timeout: Optional[Duration] = None
     retention_time: Duration = "15d"
     retention_size: Optional[ByteSize] = "10GB"
     memory_mb: MemoryMb = 1024
@@ -147,6 +149,10 @@ class PrometheusSettings(_Model):
     def _scrape_interval_is_sane(self) -> "PrometheusSettings":
         if parse_duration_seconds(self.scrape_interval) < 1:
             raise ValueError("scrapeInterval must be at least 1s")
+        if self.scrape_timeout and parse_duration_seconds(self.scrape_timeout) > parse_duration_seconds(
+            self.scrape_interval
+        ):
+            raise ValueError("scrapeTimeout must not be longer than scrapeInterval")
         if parse_duration_seconds(self.retention_time) < 2 * 3600:
             raise ValueError("retentionTime must be at least 2h (one TSDB block)")
         return self

@@ -2,6 +2,8 @@
 
 from hypothesis import strategies as st
 
+from stack.settings import parse_duration_seconds
+
 durations = st.builds(lambda n, unit: f"{n}{unit}", st.integers(1, 90), st.sampled_from(["s", "m", "h"]))
 retention_times = st.builds(lambda n, unit: f"{n}{unit}", st.integers(1, 400), st.sampled_from(["d", "w"]))
 sizes = st.builds(lambda n, unit: f"{n}{unit}", st.integers(1, 999), st.sampled_from(["MB", "GB", "TB"]))
@@ -29,6 +31,7 @@ prometheus = optional(
     image=image("prom/prometheus"),
     port=ports,
     scrapeInterval=durations,
+    scrapeTimeout=st.builds(lambda n: f"{n}s", st.integers(1, 60)),
     retentionTime=retention_times,
     retentionSize=sizes,
     memoryMb=memory,
@@ -51,4 +54,8 @@ stack_config = st.fixed_dictionaries(
 ).filter(
     # Prometheus and Grafana both publish on bindAddress: their ports must differ.
     lambda c: c.get("prometheus", {}).get("port", 9090) != c.get("grafana", {}).get("port", 3000)
+).filter(
+    # A scrape may not take longer than the interval between scrapes.
+    lambda c: parse_duration_seconds(c.get("prometheus", {}).get("scrapeTimeout", "1s"))
+    <= parse_duration_seconds(c.get("prometheus", {}).get("scrapeInterval", "15s"))
 )

@@ -19,6 +19,7 @@ BAD_CONFIGS = [
     ({"prometheus": {"retentionTime": "-5d"}}, "monstack:prometheus.retentionTime", "not a Prometheus duration"),
     ({"prometheus": {"retentionSize": "-1GB"}}, "monstack:prometheus.retentionSize", "not a positive size"),
     ({"prometheus": {"scrapeInterval": "fast"}}, "monstack:prometheus.scrapeInterval", "not a Prometheus duration"),
+    ({"prometheus": {"scrapeInterval": "15s", "scrapeTimeout": "20s"}}, "monstack:prometheus", "scrapeTimeout must not be longer"),
     ({"bindAddress": "localhost"}, "monstack:bindAddress", "not an IP address"),
     ({"backendTargets": ["backend"]}, "monstack:backendTargets[0]", "service:port"),
     ({"backendTargets": ["backend:8000", "http://evil/"]}, "monstack:backendTargets[1]", "service:port"),
