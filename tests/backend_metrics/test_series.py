@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from backend_metrics.factory import DEFAULT_BUCKETS, http_metrics
 from backend_metrics.names import OVERFLOW_VALUE
 from backend_metrics.recorder import HttpRecorder
-from tests.backend_metrics.readers import requests_by
+from tests.backend_metrics.readers import duration_count, requests_by
 
 
 def without_created(exposition: bytes) -> list[str]:
@@ -78,6 +78,28 @@ def test_concurrent_threads_lose_no_increments():
     for thread in pool:
         thread.join()
     assert requests_by(registry) == {("GET", "/hot", "200"): float(per_thread * threads)}
+    assert duration_count(registry, "GET", "/hot") == float(per_thread * threads)
+
+
+@pytest.mark.parametrize(
+    "buckets",
+    [DEFAULT_BUCKETS, (0.1,), (0.5, 0.1, 1.0)],
+    ids=["default", "one-bound", "unsorted"],
+)
+def test_fast_storage_puts_durations_at_and_around_the_bounds_where_prometheus_client_does(buckets):
+    finite = sorted(b for b in buckets if b != float("inf"))
+    durations = [0.0, 1e-9, 42.0]
+    for bound in finite:
+        durations += [bound, bound * (1 - 1e-12), bound * (1 + 1e-12)]
+    fast_registry, client_registry = CollectorRegistry(), CollectorRegistry()
+    fast = HttpRecorder(fast_registry, storage="fast", buckets=buckets)
+    client = HttpRecorder(client_registry, storage="prometheus_client", buckets=buckets)
+    for duration in durations:
+        fast.record("GET", "/a", 200, duration)
+        client.record("GET", "/a", 200, duration)
+    fast_lines = without_created(generate_latest(fast_registry))
+    assert fast_lines == without_created(generate_latest(client_registry))
+    assert any('le="+Inf"' in line for line in fast_lines)
 
 
 def test_asking_for_another_storage_on_the_same_registry_is_refused():
