@@ -11,3 +11,29 @@ def test_the_benchmark_prints_a_row_for_every_variant(capsys):
     for variant in ("bare app", bench_overhead.FLOOR, "backend_metrics", "prometheus-fastapi-instrumentator", "starlette-exporter"):
         assert f"| {variant} |" in out
     assert "gzip level 1" in out
+
+
+def test_the_instruction_count_child_runs_every_variant_without_valgrind():
+    from benchmarks import instructions
+
+    for variant in instructions.VARIANTS:
+        instructions.run_child(variant, requests=5, warmup=5)
+
+
+def test_the_instruction_count_reads_cachegrinds_summary():
+    from benchmarks import instructions
+
+    stderr = """==1== I   refs:      645,957,017
+==1== I1  misses:      7,326,115
+==1== LLi misses:         19,832
+==1== D1  misses:      8,150,186  (  7,248,088 rd   +    902,098 wr)
+==1== LLd misses:        340,577  (     76,567 rd   +    264,010 wr)
+==1== Mispredicts:     9,114,284  (  4,000,000 cond +  5,114,284 ind)
+==1== Mispred rate:          6.4% (        2.8%     +       36.1%   )
+"""
+    assert instructions.parse_totals(stderr) == {
+        "instructions": 645_957_017,
+        "I1 misses": 7_326_115,
+        "D1 misses": 8_150_186,
+        "branch mispredicts": 9_114_284,
+    }
