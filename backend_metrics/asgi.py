@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import types
 import urllib.parse
 from collections.abc import Awaitable, Iterable, Sequence
 from time import perf_counter
@@ -244,6 +245,16 @@ class RouteResolver:
         return kind, inner if inner_kind != _NONE else ROUTE_UNMATCHED
 
 
+def _direct_call(app: Any) -> Any:
+    """What to call to run `app`: its class's ``__call__`` bound to it when that is a Python
+    function (CPython specialises calling a bound method, while calling the instance goes
+    through the type slot each time), else `app` itself.  Calling either runs the same code."""
+    call = getattr(type(app), "__call__", None)
+    if isinstance(call, types.FunctionType):
+        return types.MethodType(call, app)
+    return app
+
+
 class _InProgress:
     """Keeps the in-progress gauge up while the wrapped app runs."""
 
@@ -280,7 +291,7 @@ class InstrumentedApp:
         self._keep_alive: dict[int, Any] = {}  # route objects whose ids key the cache above
         # What every request reads, in one attribute: with __getattr__ defined (below), CPython
         # does not specialise attribute loads on this class, so each one costs a slow lookup.
-        self._hot = (self._inner, metrics_path, self._cells)
+        self._hot = (self._inner, _direct_call(self._inner), metrics_path, self._cells)
 
     def __getattr__(self, name: str) -> Any:
         if name == "app":
@@ -288,7 +299,7 @@ class InstrumentedApp:
         return getattr(self.app, name)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        app, metrics_path, cells = self._hot
+        app, call, metrics_path, cells = self._hot
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -299,7 +310,7 @@ class InstrumentedApp:
                 if not self._count_metrics_path:
                     await self._metrics_endpoint(scope, receive, send)
                     return
-                app = self._counted_metrics_endpoint
+                app = call = self._counted_metrics_endpoint
 
         status = 0
         end = 0.0
@@ -315,7 +326,7 @@ class InstrumentedApp:
 
         start = perf_counter()
         try:
-            await app(scope, receive, send_wrapper)
+            await call(scope, receive, send_wrapper)
         except BaseException as exc:
             if not end:
                 if isinstance(exc, asyncio.CancelledError) or type(exc).__name__ == "ClientDisconnect":

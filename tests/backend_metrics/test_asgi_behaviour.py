@@ -303,3 +303,25 @@ def test_the_default_registry_serves_process_and_platform_metrics():
     answer = call(metrics_app(), "GET", "/metrics")
     assert b"process_cpu_seconds_total" in answer.body
     assert b"python_info" in answer.body
+
+
+class RecordingApp:
+    """A plain ASGI app object: its class defines __call__ in Python."""
+
+    def __init__(self) -> None:
+        self.called_on = []
+
+    async def __call__(self, scope, receive, send):
+        self.called_on.append(self)
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+@pytest.mark.parametrize("in_progress", [False, True])
+def test_an_app_object_is_called_as_itself_and_recorded(registry, in_progress):
+    inner = RecordingApp()
+    app = instrument(inner, registry=registry, in_progress=in_progress)
+    assert call(app, "GET", "/x").status == 204
+    assert call(app, "GET", "/x").status == 204
+    assert inner.called_on == [inner, inner]
+    assert requests_by(registry) == {("GET", "<unmatched>", "204"): 2.0}
