@@ -24,6 +24,11 @@ NAMESPACE = "monstack"
 class ConfigError(pulumi.RunError):
     """A config value is wrong; the message names every bad key."""
 
+    @classmethod
+    def listing(cls, problems: list[str]) -> "ConfigError":
+        """One error for all problems, one `  key: what is wrong` line each."""
+        return cls("invalid stack configuration:\n" + "\n".join(f"  {problem}" for problem in problems))
+
 
 @dataclass(frozen=True)
 class Secrets:
@@ -63,8 +68,8 @@ def settings_from_mapping(raw: Mapping[str, Any], *, default_name: str = "monsta
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = "unknown setting (check the spelling; see README 'Settings')"
-            problems.append(f"  {_key_path(error['loc'])}: {message}")
-        raise ConfigError("invalid stack configuration:\n" + "\n".join(problems)) from None
+            problems.append(f"{_key_path(error['loc'])}: {message}")
+        raise ConfigError.listing(problems) from None
 
 
 def _namespace_values() -> dict[str, Any]:
@@ -81,11 +86,10 @@ def load() -> tuple[Settings, Secrets]:
     for key in SECRET_KEYS:
         if key in raw and not pulumi.runtime.is_config_secret(f"{NAMESPACE}:{key}"):
             problems.append(
-                f"  {NAMESPACE}:{key}: must be stored as a secret "
-                f"(pulumi config set --secret {NAMESPACE}:{key} ...)"
+                f"{NAMESPACE}:{key}: must be stored as a secret (pulumi config set --secret {NAMESPACE}:{key} ...)"
             )
     if problems:
-        raise ConfigError("invalid stack configuration:\n" + "\n".join(problems))
+        raise ConfigError.listing(problems)
     plain = {key: value for key, value in raw.items() if key not in SECRET_KEYS}
     settings = settings_from_mapping(plain, default_name=f"monstack-{pulumi.get_stack()}")
 
@@ -95,10 +99,11 @@ def load() -> tuple[Settings, Secrets]:
         mongodb_uri=config.get_secret("mongodbUri"),
     )
     if settings.mongodb_exporter.enabled and secrets.mongodb_uri is None:
-        raise ConfigError(
-            "invalid stack configuration:\n"
-            f"  {NAMESPACE}:mongodbUri: required while mongodbExporter.enabled is true "
-            f"(pulumi config set --secret {NAMESPACE}:mongodbUri 'mongodb://user:pass@mongo:27017'), "
-            f"or set {NAMESPACE}:mongodbExporter '{{\"enabled\": false}}'"
+        raise ConfigError.listing(
+            [
+                f"{NAMESPACE}:mongodbUri: required while mongodbExporter.enabled is true "
+                f"(pulumi config set --secret {NAMESPACE}:mongodbUri 'mongodb://user:pass@mongo:27017'), "
+                f"or set {NAMESPACE}:mongodbExporter '{{\"enabled\": false}}'"
+            ]
         )
     return settings, secrets

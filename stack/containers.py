@@ -6,7 +6,7 @@ hardening below cannot be forgotten for one service.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional
 
 import pulumi
 import pulumi_docker as docker
@@ -40,7 +40,6 @@ def service_container(
     memory_mb: int,
     parent: pulumi.Resource,
     config_hash: Optional[str] = None,
-    depends_on: Sequence[pulumi.Resource] = (),
     **container_args,
 ) -> docker.Container:
     """The image and container of one service, as children of `parent`.
@@ -81,7 +80,6 @@ def service_container(
         **container_args,
         opts=pulumi.ResourceOptions(
             parent=parent,
-            depends_on=list(depends_on),
             # Container names (and published host ports) are fixed, and Docker cannot hold
             # them for the old and the new container at once (pulumi-docker#1356).
             delete_before_replace=True,
