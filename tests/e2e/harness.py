@@ -629,6 +629,8 @@ def upload_tar(upload: dict) -> bytes:
 
 
 def _child_deploy(request: dict) -> dict:
+    import pulumi
+
     from tests.support.pulumi_program import ProgramMocks, run_program
 
     engine = Engine()

@@ -1,7 +1,5 @@
 """What the whole program declares, run under Pulumi mocks exactly as `pulumi up` runs it."""
 
-from pathlib import Path
-
 import pytest
 import yaml
 
