@@ -8,15 +8,23 @@ import pulumi
 import pulumi_docker as docker
 
 from .containers import healthcheck, service_container
-from .alerts import render_alert_rules
-from .render import PROMETHEUS_CONFIG_FILE, PROMETHEUS_RULES_FILE, render_prometheus_config, sha256, to_yaml
+from .render import (
+    PROMETHEUS_CONFIG_FILE,
+    PROMETHEUS_RULES_FILE,
+    PROMETHEUS_TSDB_PATH,
+    prometheus_command,
+    render_prometheus_config,
+    render_prometheus_rules,
+    sha256,
+    to_yaml,
+)
 from .scrape import NODE_EXPORTER_HOST, PROMETHEUS_ALIAS, PROMETHEUS_PORT
 from .settings import Settings
 from .volumes import kept_volume
 
 __all__ = ["Prometheus"]
 
-TSDB_PATH = "/prometheus"
+TSDB_PATH = PROMETHEUS_TSDB_PATH
 
 
 class Prometheus(pulumi.ComponentResource):
@@ -33,17 +41,10 @@ class Prometheus(pulumi.ComponentResource):
     ) -> None:
         super().__init__("monstack:index:Prometheus", name, None, opts)
         config_text = to_yaml(render_prometheus_config(settings))
-        rules_text = to_yaml(render_alert_rules(settings))
+        rules_text = to_yaml(render_prometheus_rules(settings))
         self.volume = kept_volume(f"{name}-data", settings.prometheus_volume, settings, parent=self)
         prom = settings.prometheus
-        command = [
-            f"--config.file={PROMETHEUS_CONFIG_FILE}",
-            f"--storage.tsdb.path={TSDB_PATH}",
-            f"--storage.tsdb.retention.time={prom.retention_time}",
-            f"--web.listen-address=:{PROMETHEUS_PORT}",
-        ]
-        if prom.retention_size:
-            command.append(f"--storage.tsdb.retention.size={prom.retention_size}")
+        command = prometheus_command(settings)
         hosts = []
         if settings.node_exporter.enabled:
             # node exporter lives in the host's network namespace, listening on the Docker

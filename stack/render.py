@@ -11,6 +11,7 @@ import hashlib
 import yaml
 
 from . import names
+from .alerts import render_alert_rules
 from .scrape import PROMETHEUS_ALIAS, PROMETHEUS_PORT, scrape_jobs
 from .settings import Settings, parse_duration_seconds
 
@@ -20,6 +21,9 @@ __all__ = [
     "PROMETHEUS_CONFIG_FILE",
     "PROMETHEUS_RULES_FILE",
     "PROMETHEUS_RULES_NAME",
+    "PROMETHEUS_TSDB_PATH",
+    "prometheus_command",
+    "render_prometheus_rules",
     "render_grafana_dashboard_provider",
     "render_grafana_datasources",
     "render_prometheus_config",
@@ -31,6 +35,8 @@ PROMETHEUS_CONFIG_FILE = "/etc/prometheus/prometheus.yml"
 # Relative to the config file, as Prometheus and promtool resolve rule_files.
 PROMETHEUS_RULES_NAME = "monstack.rules.yml"
 PROMETHEUS_RULES_FILE = f"/etc/prometheus/{PROMETHEUS_RULES_NAME}"
+# Where the TSDB volume is mounted in the Prometheus container.
+PROMETHEUS_TSDB_PATH = "/prometheus"
 GRAFANA_DATASOURCE_FILE = "/etc/grafana/provisioning/datasources/monstack.yaml"
 GRAFANA_DASHBOARD_PROVIDER_FILE = "/etc/grafana/provisioning/dashboards/monstack.yaml"
 
@@ -58,6 +64,25 @@ def render_prometheus_config(settings: Settings) -> dict:
             for job in scrape_jobs(settings)
         ],
     }
+
+
+def render_prometheus_rules(settings: Settings) -> dict:
+    """The rule file Prometheus loads (PROMETHEUS_RULES_FILE)."""
+    return render_alert_rules(settings)
+
+
+def prometheus_command(settings: Settings) -> list[str]:
+    """Prometheus' command-line flags (the container's command; the image's entrypoint is the binary)."""
+    prom = settings.prometheus
+    command = [
+        f"--config.file={PROMETHEUS_CONFIG_FILE}",
+        f"--storage.tsdb.path={PROMETHEUS_TSDB_PATH}",
+        f"--storage.tsdb.retention.time={prom.retention_time}",
+        f"--web.listen-address=:{PROMETHEUS_PORT}",
+    ]
+    if prom.retention_size:
+        command.append(f"--storage.tsdb.retention.size={prom.retention_size}")
+    return command
 
 
 def render_grafana_datasources(settings: Settings) -> dict:
