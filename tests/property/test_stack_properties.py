@@ -5,7 +5,7 @@ import subprocess
 from hypothesis import HealthCheck, given, settings as hsettings
 
 from stack.config import settings_from_mapping
-from stack.alerts import render_alert_rules
+from stack.render import render_alert_rules
 from stack.render import PROMETHEUS_RULES_NAME, render_prometheus_config, to_yaml
 from tests.property.strategies import stack_config
 from tests.support.pulumi_program import RecordingMocks, run_program
