@@ -300,3 +300,14 @@ def test_prometheus_receives_its_alert_rules(deploy):
     prometheus = deploy().containers["monstack-dev-prometheus"]
     expected = to_yaml(render_alert_rules(settings_from_mapping({}, default_name="monstack-dev")))
     assert upload(prometheus, PROMETHEUS_RULES_FILE) == expected
+
+
+def test_every_urn_of_an_existing_dev_stack_is_still_declared(deploy):
+    """An upgrade must not rename (= delete and re-create) anything a user's dev stack already has.
+
+    tests/fixtures/dev-stack-urns.txt lists the URNs the dev stack declared before the service
+    catalogue (issue 8); new services may add URNs, none may go.
+    """
+    before = set((PROJECT_ROOT / "tests" / "fixtures" / "dev-stack-urns.txt").read_text().split())
+    now = {resource.urn for resource in deploy(dev_stack_config()).resources}
+    assert before - now == set()
