@@ -7,6 +7,7 @@ the alert rules.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +49,29 @@ THRESHOLDS = Thresholds()
 
 
 def scrape_job(settings: Any) -> ScrapeJob:
-    return ScrapeJob(JOB, tuple(settings.backend_targets))
+    """Every replica of the backend is its own target.
+
+    A `name:port` entry of backendTargets is discovered by DNS: Docker's DNS answers a service
+    name or network alias with one A record per container, so Prometheus scrapes each replica
+    (a static `backend:8000` would keep one connection to one replica and under-count the rest).
+    An `address:port` entry (a host outside Docker) is scraped as written.
+    """
+    static, discovered = [], []
+    for target in settings.backend_targets:
+        host, _, port = target.rpartition(":")
+        if _is_ip_address(host.strip("[]")):
+            static.append(target)
+        else:
+            discovered.append((host, int(port)))
+    return ScrapeJob(JOB, tuple(static), tuple(discovered))
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _number(value: float) -> str:

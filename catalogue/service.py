@@ -28,12 +28,17 @@ class Threshold:
 
 @dataclass(frozen=True)
 class ScrapeJob:
-    """One Prometheus scrape job: static targets and/or DNS names whose A records are the targets."""
+    """One Prometheus scrape job.
+
+    - `targets`: fixed `host:port` targets, scraped as written.
+    - `discovered`: `(name, port)` pairs: every A record of `name` is a target on `port`, looked up
+      again at every refresh, so each replica behind a Docker network alias (Compose `--scale`,
+      several containers sharing an alias, Swarm's `tasks.<service>`) is scraped on its own.
+    """
 
     job_name: str
     targets: tuple[str, ...] = ()
-    dns_names: tuple[str, ...] = ()
-    dns_port: Optional[int] = None
+    discovered: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

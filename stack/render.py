@@ -57,11 +57,28 @@ def render_prometheus_config(settings: Settings, services: Iterable[catalogue.Se
             "external_labels": {"monstack": settings.name},
         },
         "rule_files": [PROMETHEUS_RULES_NAME],
-        "scrape_configs": [
-            {"job_name": job.job_name, "static_configs": [{"targets": list(job.targets)}]}
-            for job in catalogue.scrape_jobs(settings, services)
-        ],
+        "scrape_configs": [_scrape_config(job, interval) for job in catalogue.scrape_jobs(settings, services)],
     }
+
+
+def _scrape_config(job: catalogue.ScrapeJob, refresh_interval: str) -> dict:
+    """One job: its fixed targets, and one DNS lookup (A records, every refresh) per port of its discovered names."""
+    config: dict = {"job_name": job.job_name}
+    if job.targets:
+        config["static_configs"] = [{"targets": list(job.targets)}]
+    ports = sorted({port for _, port in job.discovered})
+    if ports:
+        config["dns_sd_configs"] = [
+            {
+                "names": [name for name, p in job.discovered if p == port],
+                "type": "A",
+                "port": port,
+                # A replica started or stopped shows up by the next scrape.
+                "refresh_interval": refresh_interval,
+            }
+            for port in ports
+        ]
+    return config
 
 
 def render_alert_rules(settings: Settings, services: Iterable[catalogue.Service] = catalogue.SERVICES) -> dict:

@@ -12,6 +12,7 @@ from stack.render import render_alert_rules
 from stack.render import PROMETHEUS_RULES_NAME, render_prometheus_config, to_yaml
 from tests.property.strategies import stack_config
 from tests.support.pulumi_program import PROJECT_ROOT, RecordingMocks, run_program
+from tests.support.scrape import job_targets
 from tests.support.tools import require_binary
 
 MONGODB_URI = {"mongodbUri": "mongodb://mongo:27017"}
@@ -89,6 +90,6 @@ def test_every_scrape_target_is_a_declared_service_or_the_backend(config):
     for container in deployment.containers.values():
         for network in container.inputs.get("networksAdvanced", []):
             declared.update(network.get("aliases", []))
-    for job in render_prometheus_config(settings)["scrape_configs"]:
-        for target in job["static_configs"][0]["targets"]:
+    for targets in job_targets(render_prometheus_config(settings)).values():
+        for target in targets:
             assert target in settings.backend_targets or target.rsplit(":", 1)[0] in declared, target

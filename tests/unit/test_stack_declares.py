@@ -8,6 +8,7 @@ from stack.grafana import ADMIN_PASSWORD_FILE
 from stack.render import PROMETHEUS_CONFIG_FILE
 from stack.settings import _pinned_image
 from tests.support.pulumi_program import PROJECT_ROOT
+from tests.support.scrape import job_targets
 from tests.unit.conftest import MONGODB_URI
 
 # Every service of the catalogue that the stack runs a container for (the backend is the app's own).
@@ -59,11 +60,7 @@ def test_ports_default_to_loopback(deploy):
 
 
 def scrape_targets(deployment):
-    config = yaml.safe_load(upload(deployment.containers["monstack-dev-prometheus"], PROMETHEUS_CONFIG_FILE))
-    return {
-        job["job_name"]: [t for sc in job["static_configs"] for t in sc["targets"]]
-        for job in config["scrape_configs"]
-    }
+    return job_targets(yaml.safe_load(upload(deployment.containers["monstack-dev-prometheus"], PROMETHEUS_CONFIG_FILE)))
 
 
 def reachable_names(deployment, prometheus):
@@ -311,3 +308,25 @@ def test_every_urn_of_an_existing_dev_stack_is_still_declared(deploy):
     before = set((PROJECT_ROOT / "tests" / "fixtures" / "dev-stack-urns.txt").read_text().split())
     now = {resource.urn for resource in deploy(dev_stack_config()).resources}
     assert before - now == set()
+
+
+def prometheus_config(deployment):
+    return yaml.safe_load(upload(deployment.containers["monstack-dev-prometheus"], PROMETHEUS_CONFIG_FILE))
+
+
+def test_every_backend_replica_is_discovered_by_dns(deploy):
+    """`backend:8000` is looked up (A records) at every refresh: each replica behind the alias is a target."""
+    config = prometheus_config(deploy({"backendTargets": ["backend:8000", "api:8000", "worker:9000"]}))
+    (backend,) = [job for job in config["scrape_configs"] if job["job_name"] == catalogue.backend.JOB]
+    assert "static_configs" not in backend
+    assert backend["dns_sd_configs"] == [
+        {"names": ["backend", "api"], "type": "A", "port": 8000, "refresh_interval": "15s"},
+        {"names": ["worker"], "type": "A", "port": 9000, "refresh_interval": "15s"},
+    ]
+
+
+def test_a_backend_given_by_address_is_scraped_as_written(deploy):
+    config = prometheus_config(deploy({"backendTargets": ["10.0.0.7:8000", "backend:8000"]}))
+    (backend,) = [job for job in config["scrape_configs"] if job["job_name"] == catalogue.backend.JOB]
+    assert backend["static_configs"] == [{"targets": ["10.0.0.7:8000"]}]
+    assert backend["dns_sd_configs"][0]["names"] == ["backend"]
