@@ -10,7 +10,7 @@ from dashboards.adapter import iter_panels
 from dashboards.metrics import cadvisor_v0_52 as cadvisor
 from dashboards.metrics import mongodb_exporter_v0_47 as mongo
 from dashboards.metrics import node_exporter_v1_9 as node
-from dashboards.promql_refs import parse_references
+from tests.support.promql_refs import parse_references
 
 
 @pytest.fixture(scope="module")
