@@ -7,11 +7,13 @@ content (and its hash label) changes only when the settings it depends on change
 from __future__ import annotations
 
 import hashlib
+from typing import Iterable
 
 import yaml
 
-from . import names
-from .scrape import PROMETHEUS_ALIAS, PROMETHEUS_PORT, scrape_jobs
+import catalogue
+from catalogue import grafana, prometheus
+
 from .settings import Settings, parse_duration_seconds
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "PROMETHEUS_RULES_FILE",
     "PROMETHEUS_RULES_NAME",
     "render_grafana_dashboard_provider",
+    "render_alert_rules",
     "render_grafana_datasources",
     "render_prometheus_config",
     "sha256",
@@ -38,7 +41,8 @@ GRAFANA_DASHBOARD_PROVIDER_FILE = "/etc/grafana/provisioning/dashboards/monstack
 _DEFAULT_SCRAPE_TIMEOUT_SECONDS = 10
 
 
-def render_prometheus_config(settings: Settings) -> dict:
+def render_prometheus_config(settings: Settings, services: Iterable[catalogue.Service] = catalogue.SERVICES) -> dict:
+    """prometheus.yml: global settings, the rule file, one scrape job per enabled service that has one."""
     interval = settings.prometheus.scrape_interval
     timeout = settings.prometheus.scrape_timeout or (
         interval
@@ -55,9 +59,14 @@ def render_prometheus_config(settings: Settings) -> dict:
         "rule_files": [PROMETHEUS_RULES_NAME],
         "scrape_configs": [
             {"job_name": job.job_name, "static_configs": [{"targets": list(job.targets)}]}
-            for job in scrape_jobs(settings)
+            for job in catalogue.scrape_jobs(settings, services)
         ],
     }
+
+
+def render_alert_rules(settings: Settings, services: Iterable[catalogue.Service] = catalogue.SERVICES) -> dict:
+    """The alert rules of the services these settings switch on."""
+    return catalogue.render_alert_rules(settings, services)
 
 
 def render_grafana_datasources(settings: Settings) -> dict:
@@ -67,9 +76,9 @@ def render_grafana_datasources(settings: Settings) -> dict:
             {
                 "name": "Prometheus",
                 "type": "prometheus",
-                "uid": names.PROMETHEUS_DATASOURCE_UID,
+                "uid": grafana.PROMETHEUS_DATASOURCE_UID,
                 "access": "proxy",
-                "url": f"http://{PROMETHEUS_ALIAS}:{PROMETHEUS_PORT}",
+                "url": f"http://{prometheus.SERVICE.alias}:{prometheus.PORT}",
                 "isDefault": True,
                 "editable": False,
                 # Lets $__rate_interval cover at least four scrapes.
@@ -91,7 +100,7 @@ def render_grafana_dashboard_provider(settings: Settings) -> dict:
                 "disableDeletion": True,
                 "allowUiUpdates": False,
                 "updateIntervalSeconds": 60,
-                "options": {"path": names.GRAFANA_DASHBOARDS_DIR, "foldersFromFilesStructure": False},
+                "options": {"path": grafana.DASHBOARDS_DIR, "foldersFromFilesStructure": False},
             }
         ],
     }

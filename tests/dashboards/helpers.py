@@ -42,7 +42,7 @@ class PanelQuery:
 
 def dashboard_sources() -> dict[str, str]:
     """file name -> SOURCE of the module that builds it."""
-    return {module.FILENAME: module.SOURCE for module in dashboards.dashboard_modules()}
+    return dashboards.dashboard_sources()
 
 
 def panel_queries(documents: dict[str, dict[str, Any]] | None = None) -> list[PanelQuery]:

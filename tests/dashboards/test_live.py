@@ -10,7 +10,8 @@ import pytest
 
 import dashboards
 from examples.helpdesk.app import EXCLUDED_ROUTES, ROUTES
-from stack.names import JOB_BACKEND, JOB_NODE_EXPORTER
+from catalogue.backend import JOB as JOB_BACKEND
+from catalogue.node_exporter import JOB as JOB_NODE_EXPORTER
 from tests.dashboards.helpers import (
     contract_problems,
     dashboard_references,

@@ -1,4 +1,5 @@
-"""gcr.io/cadvisor/cadvisor v0.52.1 (the pinned image): the names the Containers dashboard reads.
+"""cAdvisor (gcr.io/cadvisor/cadvisor v0.52.1, the pinned image): job, port, flags and the names the
+Containers dashboard reads.
 
 Source: google/cadvisor at tag v0.52.1, metrics/prometheus.go.  With the flags
 the stack passes (``--docker_only=true --store_container_labels=false``) and the
@@ -8,8 +9,22 @@ labels ``id``, ``name`` (the Docker container name) and ``image``; the root cgro
 the dashboard's ``$container`` variable selects on ``name``.
 """
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .service import ScrapeJob, Service, Threshold
+
 __all__ = [
+    "FLAGS",
+    "JOB",
+    "PORT",
+    "SERVICE",
+    "THRESHOLDS",
+    "Thresholds",
     "VERSION",
+    "scrape_job",
     "CPU_USAGE_SECONDS_TOTAL",
     "MEMORY_WORKING_SET_BYTES",
     "SPEC_MEMORY_LIMIT_BYTES",
@@ -27,6 +42,14 @@ __all__ = [
 ]
 
 VERSION = "0.52.1"
+JOB = "cadvisor"
+PORT = 8080
+FLAGS = (
+    "--docker_only=true",
+    "--store_container_labels=false",
+    "--housekeeping_interval=15s",
+    f"--port={PORT}",
+)
 
 CPU_USAGE_SECONDS_TOTAL = "container_cpu_usage_seconds_total"  # counter {cpu}
 MEMORY_WORKING_SET_BYTES = "container_memory_working_set_bytes"  # gauge
@@ -43,3 +66,25 @@ LABEL_ID = "id"
 LABEL_CPU = "cpu"
 LABEL_INTERFACE = "interface"
 LABEL_DEVICE = "device"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Levels of the Containers dashboard."""
+
+    # CPU of the selection in cores (1.0 is one full core).
+    cpu_cores_total: Threshold = Threshold(warning=1.5, critical=1.9)
+    # CPU of one container in cores.
+    cpu_cores_per_container: Threshold = Threshold(warning=0.8, critical=1.0)
+    # Working set as a share of the container's memory limit.
+    memory_of_limit: Threshold = Threshold(warning=0.8, critical=0.9)
+
+
+THRESHOLDS = Thresholds()
+
+
+def scrape_job(settings: Any) -> ScrapeJob:
+    return ScrapeJob(JOB, (f"{JOB}:{PORT}",))
+
+
+SERVICE = Service(JOB, settings_key="cadvisor", port=PORT, scrape=scrape_job, dashboard="containers")
