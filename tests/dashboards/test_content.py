@@ -10,7 +10,7 @@ from dashboards.adapter import iter_panels
 from catalogue import cadvisor as cadvisor
 from catalogue import mongodb_exporter as mongo
 from catalogue import node_exporter as node
-from dashboards.promql_refs import parse_references
+from tests.support.promql_refs import parse_references
 
 
 @pytest.fixture(scope="module")
