@@ -27,6 +27,7 @@ __all__ = [
     "SERVICE",
     "VERSION",
     "alert_rules",
+    "flags",
     "scrape_job",
     "UP",
     "SS_UPTIME",
@@ -83,6 +84,12 @@ CONN_CURRENT = "current"
 CONN_ACTIVE = "active"
 CONN_AVAILABLE = "available"
 CONN_TOTAL_CREATED = "totalCreated"
+
+
+def flags(*, direct_connect: bool = True) -> tuple[str, ...]:
+    """The exporter's command line; `direct_connect=False` for replica sets, several hosts, mongodb+srv://."""
+    # percona/mongodb_exporter v0.47.1 main.go: `mongodb.direct-connect` is a kong flag, default true, negatable.
+    return FLAGS if direct_connect else (*FLAGS, "--no-mongodb.direct-connect")
 
 
 def scrape_job(settings: Any) -> ScrapeJob:

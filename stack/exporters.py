@@ -25,6 +25,8 @@ class MongodbExporterArgs:
     mongodb_uri: pulumi.Output[str]
     monitoring_network: pulumi.Input[str]
     app_network: pulumi.Input[str]
+    # False for a replica set, several hosts or mongodb+srv:// (the driver must discover members).
+    direct_connect: bool = True
 
 
 class MongodbExporter(pulumi.ComponentResource):
@@ -40,7 +42,7 @@ class MongodbExporter(pulumi.ComponentResource):
             image=exporter.image,
             memory_mb=exporter.memory_mb,
             parent=self,
-            command=list(mongodb_exporter.FLAGS),
+            command=list(mongodb_exporter.flags(direct_connect=args.direct_connect)),
             # The exporter reads its connection string from MONGODB_URI; the value is a
             # Pulumi secret, so it is encrypted in the state and masked in previews.
             envs=[pulumi.Output.concat("MONGODB_URI=", args.mongodb_uri)],

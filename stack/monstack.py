@@ -59,7 +59,13 @@ def _grafana(name: str, ctx: Context, opts: pulumi.ResourceOptions) -> Grafana:
 def _mongodb_exporter(name: str, ctx: Context, opts: pulumi.ResourceOptions) -> MongodbExporter:
     if ctx.secrets.mongodb_uri is None:
         raise ValueError("the MongoDB exporter is enabled but no MongoDB URI was given")
-    args = MongodbExporterArgs(ctx.settings, ctx.secrets.mongodb_uri, ctx.monitoring_network, ctx.app_network)
+    args = MongodbExporterArgs(
+        ctx.settings,
+        ctx.secrets.mongodb_uri,
+        ctx.monitoring_network,
+        ctx.app_network,
+        direct_connect=ctx.secrets.mongodb_direct_connect,
+    )
     return MongodbExporter(name, args, opts)
 
 
