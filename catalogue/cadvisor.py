@@ -1,7 +1,14 @@
-"""cAdvisor (gcr.io/cadvisor/cadvisor v0.52.1, the pinned image): job, port, flags and the names the
+"""cAdvisor (ghcr.io/google/cadvisor v0.60.5, the pinned image): job, port, flags and the names the
 Containers dashboard reads.
 
-Source: google/cadvisor at tag v0.52.1, metrics/prometheus.go.  With the flags
+Why v0.60.5: since v0.54 (google/cadvisor 7eda1904, "add containerd-snapshotter support") cAdvisor
+reads a container's root filesystem through containerd when Docker uses the containerd image store
+(the default of new Docker Engine 29+ installs); v0.52.1 failed there with "failed to identify the
+read-write layer ID" and listed no containers. Images moved from gcr.io/cadvisor/cadvisor to
+ghcr.io/google/cadvisor with v0.53.0.
+
+Source: google/cadvisor at tag v0.60.5, lib/metrics/prometheus.go (the families read here keep the
+names and labels they had in v0.52.1).  With the flags
 the stack passes (``--docker_only=true --store_container_labels=false``) and the
 version's default ``--disable_metrics``, each container series carries the base
 labels ``id``, ``name`` (the Docker container name) and ``image``; the root cgroup
@@ -17,13 +24,14 @@ from typing import Any
 from .service import ScrapeJob, Service, Threshold
 
 __all__ = [
-    "FLAGS",
+    "CONTAINERD_SOCKET",
     "JOB",
     "PORT",
     "SERVICE",
     "THRESHOLDS",
     "Thresholds",
     "VERSION",
+    "flags",
     "scrape_job",
     "CPU_USAGE_SECONDS_TOTAL",
     "MEMORY_WORKING_SET_BYTES",
@@ -41,15 +49,28 @@ __all__ = [
     "LABEL_DEVICE",
 ]
 
-VERSION = "0.52.1"
+VERSION = "0.60.5"
 JOB = "cadvisor"
 PORT = 8080
-FLAGS = (
-    "--docker_only=true",
-    "--store_container_labels=false",
-    "--housekeeping_interval=15s",
-    f"--port={PORT}",
-)
+# containerd's socket as Docker Engine's packages (containerd.io) place it; cAdvisor's default.
+CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
+
+
+def flags(housekeeping_interval: str) -> tuple[str, ...]:
+    """cAdvisor's command line.
+
+    Housekeeping (collecting each container's stats) runs at the scrape interval, and never
+    stretches: with dynamic housekeeping (the default) an idle container's interval grows to 60 s
+    and more, and `rate()` over Grafana's `$__rate_interval` then finds fewer than two samples.
+    """
+    return (
+        "--docker_only=true",
+        "--store_container_labels=false",
+        f"--housekeeping_interval={housekeeping_interval}",
+        "--allow_dynamic_housekeeping=false",
+        f"--containerd={CONTAINERD_SOCKET}",
+        f"--port={PORT}",
+    )
 
 CPU_USAGE_SECONDS_TOTAL = "container_cpu_usage_seconds_total"  # counter {cpu}
 MEMORY_WORKING_SET_BYTES = "container_memory_working_set_bytes"  # gauge

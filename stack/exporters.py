@@ -95,15 +95,17 @@ class NodeExporter(pulumi.ComponentResource):
 
 
 # cAdvisor reads container statistics from the host: every mount is read-only and it runs
-# without privileged mode and with no capabilities.  The Docker socket is the exception to
-# "read-only means harmless": a read-only bind still lets a process *talk* to the Docker API,
-# which is root-equivalent on the host.  cAdvisor needs it only to map cgroups to container
-# names and labels; this is why cAdvisor publishes no port and sits only on the monitoring
-# network.  /dev/kmsg (OOM events) is left out: it needs CAP_SYSLOG and OOM kills also show as
-# container restarts.
+# without privileged mode and with no capabilities.  The sockets under /var/run are the exception
+# to "read-only means harmless": a read-only bind still lets a process *talk* to the Docker API
+# and to containerd, which is root-equivalent on the host.  cAdvisor needs Docker's to map cgroups
+# to container names and containerd's to find a container's root filesystem on the containerd
+# image store (Docker 29+); /var/run is bound whole, as cAdvisor's docs do, because containerd's
+# socket is not on every host and a bind of a missing file fails.  This is why cAdvisor publishes
+# no port and sits only on the monitoring network.  /dev/kmsg (OOM events) is left out: it needs
+# CAP_SYSLOG and OOM kills also show as container restarts.
 _CADVISOR_BINDS = (
     ("/", "/rootfs"),
-    ("/var/run/docker.sock", "/var/run/docker.sock"),
+    ("/var/run", "/var/run"),
     ("/sys", "/sys"),
     ("/var/lib/docker", "/var/lib/docker"),
     ("/dev/disk", "/dev/disk"),
@@ -127,7 +129,7 @@ class Cadvisor(pulumi.ComponentResource):
             image=settings.cadvisor.image,
             memory_mb=settings.cadvisor.memory_mb,
             parent=self,
-            command=list(cadvisor.FLAGS),
+            command=list(cadvisor.flags(settings.prometheus.scrape_interval)),
             mounts=[
                 docker.ContainerMountArgs(type="bind", source=source, target=target, read_only=True)
                 for source, target in _CADVISOR_BINDS

@@ -24,7 +24,7 @@ from tests.support.promql_refs import (
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-CADVISOR_FIXTURE = FIXTURES / "cadvisor-v0.52.1.prom"
+CADVISOR_FIXTURE = FIXTURES / "cadvisor-v0.60.5.prom"
 MONGODB_EXPORTER_FIXTURE = FIXTURES / "mongodb_exporter-0.47.1.prom"
 
 # Labels Prometheus attaches to every scraped series; they are not in an exporter's output.

@@ -330,3 +330,27 @@ def test_a_backend_given_by_address_is_scraped_as_written(deploy):
     (backend,) = [job for job in config["scrape_configs"] if job["job_name"] == catalogue.backend.JOB]
     assert backend["static_configs"] == [{"targets": ["10.0.0.7:8000"]}]
     assert backend["dns_sd_configs"][0]["names"] == ["backend"]
+
+
+@pytest.mark.parametrize("interval", ["5s", "15s", "1m"])
+def test_cadvisor_samples_every_container_at_the_scrape_interval(deploy, interval):
+    """No dynamic housekeeping: an idle container still has a sample per scrape, so rate() finds two."""
+    command = deploy({"prometheus": {"scrapeInterval": interval}}).containers["monstack-dev-cadvisor"].inputs["command"]
+    assert f"--housekeeping_interval={interval}" in command
+    assert "--allow_dynamic_housekeeping=false" in command
+
+
+def test_cadvisor_reaches_containerd_for_the_containerd_image_store(deploy):
+    """cAdvisor >= 0.54 reads containers' root filesystems through containerd's socket (Docker 29+)."""
+    cadvisor = deploy().containers["monstack-dev-cadvisor"]
+    version = tuple(int(part) for part in catalogue.cadvisor.VERSION.split("."))
+    assert version >= (0, 54, 0)
+    run = next(m for m in cadvisor.inputs["mounts"] if m["target"] == "/var/run")
+    assert run["source"] == "/var/run" and run["readOnly"] is True
+    assert f"--containerd={catalogue.cadvisor.CONTAINERD_SOCKET}" in cadvisor.inputs["command"]
+    assert catalogue.cadvisor.CONTAINERD_SOCKET.startswith("/run/")  # inside /var/run (-> /run) as bound
+
+
+def test_the_default_cadvisor_image_is_the_catalogues_version(deploy):
+    images = {i.inputs["name"] for i in deploy().of_type("docker:index/remoteImage:RemoteImage")}
+    assert f"ghcr.io/google/cadvisor:v{catalogue.cadvisor.VERSION}" in images
