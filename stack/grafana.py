@@ -17,16 +17,18 @@ from .render import (
     GRAFANA_DATASOURCE_FILE,
     render_grafana_dashboard_provider,
     render_grafana_datasources,
+    render_grafana_start_script,
     sha256,
     to_yaml,
 )
 from .settings import Settings
 from .volumes import kept_volume
 
-__all__ = ["Grafana", "GrafanaArgs", "ADMIN_PASSWORD_FILE"]
+__all__ = ["Grafana", "GrafanaArgs", "ADMIN_PASSWORD_FILE", "START_SCRIPT_FILE"]
 
 DATA_PATH = "/var/lib/grafana"
 ADMIN_PASSWORD_FILE = "/run/secrets/grafana-admin-password"
+START_SCRIPT_FILE = "/etc/grafana/monstack-start.sh"
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class Grafana(pulumi.ComponentResource):
         files = {
             GRAFANA_DATASOURCE_FILE: to_yaml(render_grafana_datasources(settings)),
             GRAFANA_DASHBOARD_PROVIDER_FILE: to_yaml(render_grafana_dashboard_provider(settings)),
+            START_SCRIPT_FILE: render_grafana_start_script(ADMIN_PASSWORD_FILE),
         }
         for filename, text in sorted(dashboards.items()):
             if posixpath.basename(filename) != filename or not filename.endswith(".json"):
@@ -77,6 +80,8 @@ class Grafana(pulumi.ComponentResource):
             memory_mb=graf.memory_mb,
             parent=self,
             config_hash=sha256(*(f"{path}\n{text}" for path, text in sorted(files.items()))),
+            # The admin password is applied at every start, not only when the database is created.
+            entrypoints=["/bin/sh", START_SCRIPT_FILE],
             envs=[
                 f"GF_SECURITY_ADMIN_USER={graf.admin_user}",
                 f"GF_SECURITY_ADMIN_PASSWORD__FILE={ADMIN_PASSWORD_FILE}",
