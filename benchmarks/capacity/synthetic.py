@@ -1,7 +1,7 @@
 """Synthetic targets for the capacity benchmark: the series the stack's exporters expose, at a chosen count.
 
 Pure: series in, text out.  Every metric and label name comes from where the stack and the
-dashboards take it (backend_metrics.names, dashboards.metrics.*), so the dashboards' queries
+dashboards take it (backend_metrics.names, the catalogue), so the dashboards' queries
 select these series exactly as they select the real ones.
 
 One *scale* sets how many of each there are:
@@ -27,9 +27,9 @@ from typing import Iterable, Iterator
 
 from backend_metrics import names as bm
 from backend_metrics.factory import DEFAULT_BUCKETS
-from dashboards.metrics import cadvisor_v0_52 as ca
-from dashboards.metrics import mongodb_exporter_v0_47 as mx
-from dashboards.metrics import node_exporter_v1_9 as ne
+from catalogue import cadvisor as ca
+from catalogue import mongodb_exporter as mx
+from catalogue import node_exporter as ne
 
 __all__ = [
     "ROUTES",
