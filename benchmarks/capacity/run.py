@@ -1,11 +1,13 @@
 """One capacity step on the Docker engine: the stack's Prometheus, synthetic targets, history, measurements.
 
 The Prometheus container is built from what the stack declares: `stack.render`'s
-`prometheus_command`, `render_prometheus_config`, `render_prometheus_rules` for a `Settings`
+`prometheus_command`, `render_prometheus_config`, `render_alert_rules` for a `Settings`
 whose backend targets are the synthetic replicas, the memory limit (no extra swap), dropped
 capabilities and `no-new-privileges` of `stack.containers.service_container`.  The synthetic
-targets are one container of the same image running busybox httpd (one per exporter port),
-reached under every alias the stack's scrape jobs name.  Every object carries the label
+targets are containers of the same image running busybox httpd: one per backend replica, all
+under the network alias `backend` (the stack discovers each replica by DNS, as with Compose
+`--scale`), and one serving node exporter, cAdvisor and the MongoDB exporter on their ports
+under the aliases the stack's scrape jobs name.  Every object carries the label
 ``monstack.capacity=1``; the caller holds the engine lock.
 """
 
@@ -26,27 +28,20 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import catalogue
+from catalogue import backend, cadvisor, mongodb_exporter, node_exporter, prometheus
 from stack.render import (
     PROMETHEUS_CONFIG_FILE,
     PROMETHEUS_RULES_FILE,
     PROMETHEUS_TSDB_PATH,
     prometheus_command,
+    render_alert_rules,
     render_prometheus_config,
-    render_prometheus_rules,
     to_yaml,
-)
-from stack.scrape import (
-    CADVISOR_ALIAS,
-    CADVISOR_PORT,
-    MONGODB_EXPORTER_ALIAS,
-    MONGODB_EXPORTER_PORT,
-    NODE_EXPORTER_HOST,
-    PROMETHEUS_ALIAS,
-    PROMETHEUS_PORT,
 )
 from stack.settings import PrometheusSettings, Settings, parse_duration_seconds
 from tests.e2e.engine import Engine, NotFound
@@ -57,6 +52,7 @@ __all__ = ["LABEL", "Options", "cleanup", "run_step"]
 
 LABEL = "monstack.capacity"
 BACKEND_PORT = 8000
+BACKEND_TARGET = f"{backend.JOB}:{BACKEND_PORT}"
 NOBODY = 65534
 _BLOCK_S = 7200  # the TSDB's 2 h block range: one history file per aligned window
 
@@ -75,18 +71,10 @@ class Options:
     log: Callable[[str], None] = print
 
 
-def _settings(replicas: int, options: Options) -> Settings:
+def _settings(options: Options) -> Settings:
     default = PrometheusSettings()
-    prometheus = PrometheusSettings(image=options.image, memory_mb=options.memory_mb or default.memory_mb)
-    return Settings(
-        name="capacity",
-        backend_targets=[f"{_replica(i)}:{BACKEND_PORT}" for i in range(replicas)],
-        prometheus=prometheus,
-    )
-
-
-def _replica(i: int) -> str:
-    return f"backend-{i}"
+    prometheus_settings = PrometheusSettings(image=options.image, memory_mb=options.memory_mb or default.memory_mb)
+    return Settings(name="capacity", backend_targets=[BACKEND_TARGET], prometheus=prometheus_settings)
 
 
 def _free_port() -> int:
@@ -155,39 +143,31 @@ class _Writer:
 # --- history ------------------------------------------------------------------------------------
 
 
-def _target_series(targets: synthetic.Targets, settings: Settings):
-    """(series, target labels) as Prometheus stores them after a scrape: job and instance added."""
-    jobs = {job.job_name: job for job in _scrape_jobs(settings)}
-    from stack import names
+# Which synthetic exposition each exporter job's target serves.
+_EXPORTER_JOBS = {"node": node_exporter.JOB, "cadvisor": cadvisor.JOB, "mongodb": mongodb_exporter.JOB}
 
-    for i in range(targets.replicas):
-        extra = (("instance", f"{_replica(i)}:{BACKEND_PORT}"), ("job", names.JOB_BACKEND))
+
+def _target_series(targets: synthetic.Targets, replica_instances: list[str], exporters: dict[str, str]):
+    """(series, target labels) as Prometheus stores them after a scrape: job and instance added."""
+    for instance in replica_instances:
+        extra = (("instance", instance), ("job", backend.JOB))
         for s in targets.backend:
             yield s, extra
-    for source, job_name in (("node", names.JOB_NODE_EXPORTER), ("cadvisor", names.JOB_CADVISOR),
-                             ("mongodb", names.JOB_MONGODB_EXPORTER)):
-        (target,) = jobs[job_name].targets
-        extra = (("instance", target), ("job", job_name))
+    for source, job in _EXPORTER_JOBS.items():
+        extra = (("instance", exporters[job]), ("job", job))
         for s in targets.by_source()[source]:
             yield s, extra
 
 
-def _scrape_jobs(settings: Settings):
-    from stack.scrape import scrape_jobs
-
-    return scrape_jobs(settings)
-
-
-def backfill(targets: synthetic.Targets, settings: Settings, tsdb: Path, history_s: float, work: Path,
-             log: Callable[[str], None]) -> dict:
+def backfill(targets: synthetic.Targets, replica_instances: list[str], exporters: dict[str, str], tsdb: Path,
+             history_s: float, interval: float, work: Path, log: Callable[[str], None]) -> dict:
     """Write `history_s` of every target series into `tsdb` with promtool, one 2 h window at a time."""
-    interval = parse_duration_seconds(settings.prometheus.scrape_interval)
     if history_s < interval:
         return {"history_s": 0, "samples": 0, "seconds": 0.0}
     now_k = int(time.time() // interval)
     first_k, last_k = now_k - int(history_s // interval), now_k - 1
     started, samples = time.monotonic(), 0
-    pairs = list(_target_series(targets, settings))
+    pairs = list(_target_series(targets, replica_instances, exporters))
     k = first_k
     while k <= last_k:
         window_end = min(last_k, int(((k * interval) // _BLOCK_S + 1) * _BLOCK_S // interval) - 1)
@@ -359,7 +339,7 @@ def run_step(engine: Engine, series: int, options: Options) -> dict:
     """Measure one step: Prometheus holding about `series` active series; returns the step's record."""
     log = options.log
     targets = synthetic.plan(series)
-    settings = _settings(targets.replicas, options)
+    settings = _settings(options)
     scrape_s = parse_duration_seconds(settings.prometheus.scrape_interval)
     run_id = uuid.uuid4().hex[:8]
     work = options.workdir / f"step-{series}-{run_id}"
@@ -377,7 +357,6 @@ def run_step(engine: Engine, series: int, options: Options) -> dict:
     history_s = max(options.ranges_s) if options.ranges_s else 0
     history_s = min(history_s, options.max_history_samples / targets.total * scrape_s)
     history_s = (history_s // scrape_s) * scrape_s
-    record["history"] = backfill(targets, settings, tsdb, history_s, work, log)
 
     labels = {LABEL: "1"}
     network = f"capacity-{run_id}"
@@ -385,47 +364,54 @@ def run_step(engine: Engine, series: int, options: Options) -> dict:
     containers: list[str] = []
     try:
         with _Writer(www, targets, scrape_s):
-            script = " & ".join(
-                f"busybox httpd -f -p {port} -h /www/{source}"
-                for source, port in (("backend", BACKEND_PORT), ("node", settings.node_exporter.port),
-                                     ("cadvisor", CADVISOR_PORT), ("mongodb", MONGODB_EXPORTER_PORT))
-            ) + " & wait"
-            aliases = [*(_replica(i) for i in range(targets.replicas)), NODE_EXPORTER_HOST, CADVISOR_ALIAS,
-                       MONGODB_EXPORTER_ALIAS]
-            targets_id = engine.create_container(f"capacity-targets-{run_id}", {
-                "Image": options.image, "Entrypoint": ["/bin/sh", "-c", script], "Cmd": [], "User": str(NOBODY),
-                "Labels": labels,
-                "HostConfig": {"Binds": [f"{www}:/www:ro"], "NetworkMode": network, "CapDrop": ["ALL"],
-                               "SecurityOpt": ["no-new-privileges:true"], "Memory": 256 << 20,
-                               "MemorySwap": 256 << 20},
-                "NetworkingConfig": {"EndpointsConfig": {network: {"Aliases": aliases}}},
-            })
-            containers.append(targets_id)
-            engine.start(targets_id)
+            hardening = {"NetworkMode": network, "CapDrop": ["ALL"], "SecurityOpt": ["no-new-privileges:true"],
+                         "Memory": 64 << 20, "MemorySwap": 64 << 20, "Binds": [f"{www}:/www:ro"]}
+
+            def httpd(name: str, served: dict[str, int], aliases: list[str]) -> str:
+                script = " & ".join(f"busybox httpd -f -p {port} -h /www/{source}" for source, port in served.items())
+                container = engine.create_container(name, {
+                    "Image": options.image, "Entrypoint": ["/bin/sh", "-c", script + " & wait"], "Cmd": [],
+                    "User": str(NOBODY), "Labels": labels, "HostConfig": hardening,
+                    "NetworkingConfig": {"EndpointsConfig": {network: {"Aliases": aliases}}},
+                })
+                containers.append(container)
+                engine.start(container)
+                return container
+
+            exporters = {job.job_name: job.targets[0] for job in catalogue.scrape_jobs(settings) if job.targets}
+            httpd(f"capacity-exporters-{run_id}",
+                  {source: int(exporters[job].rpartition(":")[2]) for source, job in _EXPORTER_JOBS.items()},
+                  [exporters[job].rpartition(":")[0] for job in _EXPORTER_JOBS.values()])
+            instances = []
+            for i in range(targets.replicas):
+                replica = httpd(f"capacity-backend-{run_id}-{i}", {"backend": BACKEND_PORT}, [backend.JOB])
+                address = engine.container(replica)["NetworkSettings"]["Networks"][network]["IPAddress"]
+                instances.append(f"{address}:{BACKEND_PORT}")
+            record["history"] = backfill(targets, instances, exporters, tsdb, history_s, scrape_s, work, log)
 
             port = _free_port()
             memory = settings.prometheus.memory_mb << 20
             prom_id = engine.create_container(f"capacity-prometheus-{run_id}", {
                 "Image": options.image, "Cmd": prometheus_command(settings), "Labels": labels,
-                "ExposedPorts": {f"{PROMETHEUS_PORT}/tcp": {}},
+                "ExposedPorts": {f"{prometheus.PORT}/tcp": {}},
                 "HostConfig": {
                     "Binds": [f"{tsdb}:{PROMETHEUS_TSDB_PATH}"], "NetworkMode": network, "CapDrop": ["ALL"],
                     "SecurityOpt": ["no-new-privileges:true"], "Memory": memory, "MemorySwap": memory,
-                    "PortBindings": {f"{PROMETHEUS_PORT}/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]},
+                    "PortBindings": {f"{prometheus.PORT}/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]},
                 },
-                "NetworkingConfig": {"EndpointsConfig": {network: {"Aliases": [PROMETHEUS_ALIAS]}}},
+                "NetworkingConfig": {"EndpointsConfig": {network: {"Aliases": [prometheus.SERVICE.alias]}}},
             })
             containers.append(prom_id)
             engine.put_archive(prom_id, str(Path(PROMETHEUS_CONFIG_FILE).parent), _tar({
                 Path(PROMETHEUS_CONFIG_FILE).name: to_yaml(render_prometheus_config(settings)),
-                Path(PROMETHEUS_RULES_FILE).name: to_yaml(render_prometheus_rules(settings)),
+                Path(PROMETHEUS_RULES_FILE).name: to_yaml(render_alert_rules(settings)),
             }))
             engine.start(prom_id)
             api = _Api(f"http://127.0.0.1:{port}")
             started = time.monotonic()
             _wait(api.ready, 600, "Prometheus /-/ready")
             record["startup_s"] = time.monotonic() - started
-            expected_targets = len(settings.backend_targets) + 4
+            expected_targets = targets.replicas + len(exporters)
 
             def all_up() -> bool:
                 return api.scalar("count(up == 1)") == expected_targets
