@@ -12,18 +12,20 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from . import backend, cadvisor, grafana, mongodb_exporter, node_exporter, prometheus
-from .rules import AlertRule, render_rule_groups
+from .rules import AlertRule, RecordingRule, render_rule_groups
 from .service import ScrapeJob, Service, Threshold
 
 __all__ = [
     "SERVICES",
     "AlertRule",
+    "RecordingRule",
     "ScrapeJob",
     "Service",
     "Threshold",
     "alert_rules",
     "by_name",
     "enabled_services",
+    "recording_rules",
     "render_alert_rules",
     "scrape_jobs",
 ]
@@ -58,8 +60,18 @@ def scrape_jobs(settings: Any, services: Iterable[Service] = SERVICES) -> tuple[
 
 def alert_rules(settings: Any, services: Iterable[Service] = SERVICES) -> list[AlertRule]:
     """The alert rules of the enabled services, in registry order."""
-    return [rule for service in enabled_services(settings, services) for rule in service.alert_rules()]
+    return [
+        rule
+        for service in enabled_services(settings, services)
+        for rule in (*service.alert_rules(), *service.settings_alert_rules(settings))
+    ]
+
+
+def recording_rules(settings: Any, services: Iterable[Service] = SERVICES) -> list[RecordingRule]:
+    """The recording rules of the enabled services, in registry order."""
+    return [rule for service in enabled_services(settings, services) for rule in service.recording_rules()]
 
 
 def render_alert_rules(settings: Any, services: Iterable[Service] = SERVICES) -> dict:
-    return render_rule_groups(alert_rules(settings, services))
+    """The rule file: the enabled services' recording rules, then their alerts."""
+    return render_rule_groups(alert_rules(settings, services), recording=recording_rules(settings, services))

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-__all__ = ["AlertRule", "RATE_WINDOW", "render_rule_groups"]
+__all__ = ["AlertRule", "RATE_WINDOW", "RECORDING_GROUP", "RecordingRule", "render_rule_groups"]
 
 # Window of the rates the alerts use: long enough to hold several scrapes at any allowed interval.
 RATE_WINDOW = "5m"
+# The group of recording rules, evaluated beside the alerts.
+RECORDING_GROUP = "monstack-recording"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,30 @@ class AlertRule:
         }
 
 
-def render_rule_groups(rules: Iterable[AlertRule], *, group: str = "monstack") -> dict:
-    """The rule file: one group holding these rules, in order."""
-    return {"groups": [{"name": group, "rules": [rule.to_dict() for rule in rules]}]}
+@dataclass(frozen=True)
+class RecordingRule:
+    """A precomputed series, named `level:metric:operations` as the Prometheus docs advise
+    (level: the labels it keeps; metric: the source metric, `_total` dropped after a rate;
+    operations: what was applied, newest last)."""
+
+    record: str
+    expr: str
+
+    def __post_init__(self) -> None:
+        if self.record.count(":") != 2:
+            raise ValueError(f"recording rule {self.record!r} is not named level:metric:operations")
+
+    def to_dict(self) -> dict:
+        return {"record": self.record, "expr": self.expr}
+
+
+def render_rule_groups(
+    rules: Iterable[AlertRule], *, recording: Iterable[RecordingRule] = (), group: str = "monstack"
+) -> dict:
+    """The rule file: the recording rules' group (when there are any), then one group holding the alerts, in order."""
+    groups = []
+    recorded = [rule.to_dict() for rule in recording]
+    if recorded:
+        groups.append({"name": RECORDING_GROUP, "rules": recorded})
+    groups.append({"name": group, "rules": [rule.to_dict() for rule in rules]})
+    return {"groups": groups}

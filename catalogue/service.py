@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from .rules import AlertRule
+from .rules import AlertRule, RecordingRule
 
 __all__ = ["ScrapeJob", "Service", "Threshold"]
 
@@ -51,6 +51,8 @@ class Service:
     - `port`: the port it listens on inside its container (None when it has none of its own).
     - `scrape`: settings -> its scrape job, or None when Prometheus does not scrape it.
     - `alert_rules`: () -> its alerting rules.
+    - `settings_alert_rules`: settings -> alerting rules built from configured limits.
+    - `recording_rules`: () -> the series it precomputes for dashboards (named level:metric:operations).
     - `dashboard`: the module under `dashboards/` that shows it, if any.
     - `deployed`: whether the stack runs a container for it (the backend is the app's own).
     """
@@ -60,6 +62,9 @@ class Service:
     port: Optional[int] = None
     scrape: Optional[Callable[[Any], ScrapeJob]] = None
     alert_rules: Callable[[], list[AlertRule]] = field(default=lambda: [])
+    # Alert rules whose thresholds come from the settings (a configured limit as a rule constant).
+    settings_alert_rules: Callable[[Any], list[AlertRule]] = field(default=lambda settings: [])
+    recording_rules: Callable[[], list[RecordingRule]] = field(default=lambda: [])
     dashboard: Optional[str] = None
     deployed: bool = True
 

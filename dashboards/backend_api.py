@@ -20,16 +20,18 @@ STATUS_5XX = backend.STATUS_5XX
 FAILURE = backend.AUTH_FAILURE
 
 _TARGET = (eq("job", var("job")), re("instance", var("instance")))
-_ROUTED = (*_TARGET, re(m.LABEL_ROUTE, var("route")))
-_BUCKET = f"{m.HTTP_REQUEST_DURATION_SECONDS}_bucket"
+# Request rates and latency read the recorded series (summed over instances: a few hundred series
+# at any replica count, so the dashboard opens fast at scale); $instance filters the per-instance panels.
+_ROUTED = (eq("job", var("job")), re(m.LABEL_ROUTE, var("route")))
 
 
 def _requests(*extra: str) -> str:
-    return rate(selector(m.HTTP_REQUESTS_TOTAL, *_ROUTED, *extra))
+    return selector(backend.RECORDED_REQUESTS, *_ROUTED, *extra)
 
 
 def _quantile(q: float, by: tuple[str, ...]) -> str:
-    return f"histogram_quantile({q}, {aggregate('sum', rate(selector(_BUCKET, *_ROUTED)), by=('le', *by))})"
+    return (f"histogram_quantile({q}, "
+            f"{aggregate('sum', selector(backend.RECORDED_DURATION_BUCKETS, *_ROUTED), by=('le', *by))})")
 
 
 def _per_minute(metric: str, by: tuple[str, ...] = (), *extra: str) -> str:
@@ -46,7 +48,7 @@ def build():
 
     overview = Row("Overview", [
         stat("Request rate", Query(all_requests), unit=units.REQUESTS_PER_SEC, thresholds=(("blue", None),),
-             description="Requests per second over the selected routes and instances."),
+             description="Requests per second over the selected routes, all instances (5-minute rate, recorded)."),
         stat("5xx error ratio", Query(f"({server_errors} or vector(0)) / {all_requests}"),
              unit=units.PERCENT_UNIT, thresholds=T.error_ratio.steps(),
              description="Share of requests answered with a 5xx status (0 when there were none)."),
@@ -60,12 +62,13 @@ def build():
     traffic = Row("Traffic and latency", [
         timeseries("Request rate by route",
                    Query(aggregate("sum", _requests(), by=(m.LABEL_ROUTE,)), "{{%s}}" % m.LABEL_ROUTE),
-                   unit=units.REQUESTS_PER_SEC, description="Requests per second, by route template."),
+                   unit=units.REQUESTS_PER_SEC, description="Requests per second, by route template (all instances; 5-minute rate, recorded)."),
         timeseries("Request duration percentiles by route",
                    *(Query(_quantile(q, (m.LABEL_ROUTE,)), "p%d {{%s}}" % (round(q * 100), m.LABEL_ROUTE))
                      for q in (0.5, 0.9, 0.99)),
                    unit=units.SECONDS, thresholds=latency_thresholds,
-                   description="p50, p90 and p99 of request duration from the histogram, by route."),
+                   description="p50, p90 and p99 of request duration from the histogram, by route "
+                               "(all instances; 5-minute rate, recorded)."),
         timeseries("Client errors (4xx) by status",
                    Query(aggregate("sum", _requests(re(m.LABEL_STATUS, STATUS_4XX)), by=(m.LABEL_STATUS, m.LABEL_ROUTE)),
                          "{{%s}} {{%s}}" % (m.LABEL_STATUS, m.LABEL_ROUTE)),
@@ -102,11 +105,11 @@ def build():
         description="HTTP traffic, latency and errors of the helpdesk backend, and its business counters.",
         tags=["backend", "api"],
         variables=[
-            query_variable("job", "Job", f"label_values({m.HTTP_REQUESTS_TOTAL}, job)", default=backend.JOB,
+            query_variable("job", "Job", f"label_values({backend.RECORDED_REQUESTS}, job)", default=backend.JOB,
                            include_all=False, multi=False),
             query_variable("instance", "Instance", f'label_values({m.HTTP_REQUESTS_TOTAL}{{job="$job"}}, instance)'),
             query_variable("route", "Route",
-                           f'label_values({m.HTTP_REQUESTS_TOTAL}{{job="$job"}}, {m.LABEL_ROUTE})'),
+                           f'label_values({backend.RECORDED_REQUESTS}{{job="$job"}}, {m.LABEL_ROUTE})'),
         ],
         rows=[overview, traffic, business],
     )

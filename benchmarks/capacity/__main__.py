@@ -98,8 +98,7 @@ def _terminate(signum, frame):  # SIGTERM: unwind, so every container and networ
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
-    from tests.e2e.engine import Engine
-
+    from .engine import Engine
     from .run import Options, cleanup, run_step
 
     engine = Engine()

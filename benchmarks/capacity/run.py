@@ -44,9 +44,9 @@ from stack.render import (
     to_yaml,
 )
 from stack.settings import PrometheusSettings, Settings, parse_duration_seconds
-from tests.e2e.engine import Engine, NotFound
 
 from . import grafana, synthetic
+from .engine import Engine, EngineError
 
 __all__ = ["LABEL", "Options", "cleanup", "run_step"]
 
@@ -98,10 +98,9 @@ def _tar(files: dict[str, str]) -> bytes:
 
 def cleanup(engine: Engine) -> None:
     """Remove every container and network an earlier (interrupted) run left behind."""
-    for container in engine.containers(label=f"{LABEL}=1"):
+    for container in engine.containers(f"{LABEL}=1"):
         engine.remove_container(container["Id"])
-    networks = engine.request("GET", "/networks", query={"filters": json.dumps({"label": [f"{LABEL}=1"]})}) or []
-    for network in networks:
+    for network in engine.networks(f"{LABEL}=1"):
         engine.remove_network(network["Id"])
 
 
@@ -291,7 +290,7 @@ def load_dashboard(api: _Api, document: dict, range_s: float, scrape_s: float, p
 
 
 def _working_set(engine: Engine, container: str) -> int:
-    stats = engine.request("GET", f"/containers/{container}/stats", query={"stream": "false"})
+    stats = engine.stats(container)
     memory = stats["memory_stats"]
     inner = memory.get("stats", {})
     inactive = inner.get("total_inactive_file", inner.get("inactive_file", 0))
@@ -456,7 +455,7 @@ def run_step(engine: Engine, series: int, options: Options) -> dict:
         for container in containers:
             try:
                 engine.remove_container(container)
-            except NotFound:
+            except EngineError:
                 pass
         engine.remove_network(network)
         shutil.rmtree(work, ignore_errors=True)

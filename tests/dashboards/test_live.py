@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+import catalogue
 import dashboards
 from examples.helpdesk.app import EXCLUDED_ROUTES, ROUTES
 from catalogue.backend import JOB as JOB_BACKEND
@@ -19,7 +20,10 @@ from tests.dashboards.helpers import (
     substitute,
     substitutions,
     variable_queries,
+    with_recorded_series,
 )
+from stack.config import settings_from_mapping
+from stack.render import PROMETHEUS_RULES_NAME, render_alert_rules, to_yaml
 from tests.dashboards.traffic import BackgroundTraffic
 from tests.support.live import http_get, run_node_exporter, run_prometheus, serve_app
 from tests.support.promql_refs import split_label_values_query
@@ -28,8 +32,14 @@ from tests.support.promql_refs import split_label_values_query
 RATE_INTERVAL = "15s"
 
 
+SETTINGS = settings_from_mapping({})
+
+
 @pytest.fixture(scope="module")
-def stack():
+def stack(tmp_path_factory):
+    # the stack's own rule file, so the recorded series the dashboards read exist here too
+    rules = tmp_path_factory.mktemp("rules") / PROMETHEUS_RULES_NAME
+    rules.write_text(to_yaml(render_alert_rules(SETTINGS)))
     with serve_app("tests.dashboards.faulty_app:app", ready_path="/healthz") as backend_url, \
             run_node_exporter() as node_target:
         backend_target = urlparse(backend_url).netloc
@@ -37,7 +47,7 @@ def stack():
             {"job_name": JOB_BACKEND, "static_configs": [{"targets": [backend_target]}]},
             {"job_name": JOB_NODE_EXPORTER, "static_configs": [{"targets": [node_target]}]},
         ]
-        with run_prometheus(scrape_configs, scrape_interval="1s") as prometheus:
+        with run_prometheus(scrape_configs, scrape_interval="1s", rule_files=[rules]) as prometheus:
             prometheus.wait_for_targets_up()
             with BackgroundTraffic(backend_url) as traffic:
                 # at least a few rounds before anything is read, so every status class exists
@@ -64,7 +74,7 @@ def test_traffic_produced_successes_client_and_server_errors(stack):
 
 
 def test_backend_api_metrics_and_labels_exist_in_the_live_backend(stack):
-    series = _live_series(stack["backend"] + "/metrics")
+    series = with_recorded_series(_live_series(stack["backend"] + "/metrics"), catalogue.recording_rules(SETTINGS))
     problems = [f"{where}: {p}" for where, refs in dashboard_references(_document("backend-api.json"))
                 for p in contract_problems(refs, series)]
     assert problems == []

@@ -1,0 +1,102 @@
+"""Recording rules: named level:metric:operations, and recording what their names say (promtool test rules)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import yaml
+
+import catalogue
+from backend_metrics import names as backend
+from stack.config import settings_from_mapping
+from stack.render import PROMETHEUS_RULES_NAME, render_alert_rules, to_yaml
+from tests.support.tools import require_binary
+
+SETTINGS = settings_from_mapping({})
+JOB = catalogue.backend.JOB
+
+
+def _series(metric, **labels):
+    return metric + "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+def _promtool_test(tmp_path, tests):
+    (tmp_path / PROMETHEUS_RULES_NAME).write_text(to_yaml(render_alert_rules(SETTINGS)))
+    (tmp_path / "test.yml").write_text(
+        yaml.safe_dump({"rule_files": [PROMETHEUS_RULES_NAME], "evaluation_interval": "1m", "tests": tests})
+    )
+    return subprocess.run([require_binary("promtool"), "test", "rules", "test.yml"], cwd=tmp_path,
+                          capture_output=True, text=True)
+
+
+def test_recording_rules_are_named_level_metric_operations():
+    rules = catalogue.recording_rules(SETTINGS)
+    assert rules
+    for rule in rules:
+        level, metric, operations = rule.record.split(":")
+        assert level.split("_") == list(parse_by(rule.expr)), rule
+        assert operations == f"rate{catalogue.rules.RATE_WINDOW}", rule
+        assert metric in rule.expr or f"{metric}_total" in rule.expr, rule
+
+
+def parse_by(expr):
+    inside = expr.split("sum by (", 1)[1].split(")", 1)[0]
+    return [label.strip() for label in inside.split(",")]
+
+
+def test_a_name_not_of_three_parts_is_refused():
+    with pytest.raises(ValueError, match="level:metric:operations"):
+        catalogue.RecordingRule("http_requests_rate5m", "sum(rate(http_requests_total[5m]))")
+
+
+def test_recorded_request_rates_and_buckets_sum_replicas_and_methods(tmp_path):
+    a = {"job": JOB, "instance": "10.0.0.2:8000"}
+    b = {"job": JOB, "instance": "10.0.0.3:8000"}
+    route = {backend.LABEL_ROUTE: "/tickets"}
+    bucket = f"{backend.HTTP_REQUEST_DURATION_SECONDS}_bucket"
+    requests = catalogue.backend.RECORDED_REQUESTS
+    buckets = catalogue.backend.RECORDED_DURATION_BUCKETS
+    tests = [{
+        "interval": "1m",
+        "input_series": [
+            # replica a: 60 POSTs a minute answered 201; replica b: 120 GETs a minute answered 201,
+            # and 30 a minute answered 500: 3 requests/s of 201 and 0.5/s of 500 on /tickets.
+            {"series": _series(backend.HTTP_REQUESTS_TOTAL, **a, **route, method="POST", status="201"), "values": "0+60x10"},
+            {"series": _series(backend.HTTP_REQUESTS_TOTAL, **b, **route, method="GET", status="201"), "values": "0+120x10"},
+            {"series": _series(backend.HTTP_REQUESTS_TOTAL, **b, **route, method="GET", status="500"), "values": "0+30x10"},
+            {"series": _series(bucket, **a, **route, method="POST", le="0.1"), "values": "0+30x10"},
+            {"series": _series(bucket, **a, **route, method="POST", le="+Inf"), "values": "0+60x10"},
+            {"series": _series(bucket, **b, **route, method="GET", le="0.1"), "values": "0+90x10"},
+            {"series": _series(bucket, **b, **route, method="GET", le="+Inf"), "values": "0+150x10"},
+        ],
+        "promql_expr_test": [
+            {"expr": _series(requests, **route), "eval_time": "10m", "exp_samples": [
+                {"labels": _series(requests, job=JOB, **route, status="201"), "value": 3},
+                {"labels": _series(requests, job=JOB, **route, status="500"), "value": 0.5},
+            ]},
+            {"expr": _series(buckets, **route), "eval_time": "10m", "exp_samples": [
+                {"labels": _series(buckets, job=JOB, **route, le="+Inf"), "value": 3.5},
+                {"labels": _series(buckets, job=JOB, **route, le="0.1"), "value": 2},
+            ]},
+            # what the dashboard's p50 makes of it: 1.75/s of 3.5/s, inside the 0..0.1 s bucket (2/s): 0.0875 s
+            {"expr": f"round(histogram_quantile(0.5, sum by (le) ({buckets})) * 10000)", "eval_time": "10m",
+             "exp_samples": [{"labels": "{}", "value": 875}]},
+        ],
+    }]
+    result = _promtool_test(tmp_path, tests)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_wrong_expectation_fails_promtool(tmp_path):
+    requests = catalogue.backend.RECORDED_REQUESTS
+    tests = [{
+        "interval": "1m",
+        "input_series": [{"series": _series(backend.HTTP_REQUESTS_TOTAL, job=JOB, instance="x:1", route="/r",
+                                            method="GET", status="200"), "values": "0+60x10"}],
+        "promql_expr_test": [{"expr": requests, "eval_time": "10m",
+                              "exp_samples": [{"labels": _series(requests, job=JOB, route="/r", status="200"),
+                                               "value": 2}]}],
+    }]
+    result = _promtool_test(tmp_path, tests)
+    assert result.returncode != 0
