@@ -108,4 +108,8 @@ def scrape_job(settings: Any) -> ScrapeJob:
     return ScrapeJob(JOB, (f"{JOB}:{PORT}",))
 
 
-SERVICE = Service(JOB, settings_key="cadvisor", port=PORT, scrape=scrape_job, dashboard="containers")
+# Active series per cAdvisor (one host): about 50 per container with the flags the stack passes, 40 containers.
+EXPECTED_SERIES = 2_000
+
+SERVICE = Service(JOB, settings_key="cadvisor", port=PORT, scrape=scrape_job, dashboard="containers",
+                  expected_series=EXPECTED_SERIES)

@@ -109,6 +109,10 @@ def alert_rules() -> list[AlertRule]:
     ]
 
 
+# Active series per exporter with --collect-all: serverStatus plus db and collection stats of a small app.
+EXPECTED_SERIES = 1_500
+
 SERVICE = Service(
-    JOB, settings_key="mongodb_exporter", port=PORT, scrape=scrape_job, alert_rules=alert_rules, dashboard="mongodb"
+    JOB, settings_key="mongodb_exporter", port=PORT, scrape=scrape_job, alert_rules=alert_rules, dashboard="mongodb",
+    expected_series=EXPECTED_SERIES,
 )

@@ -133,4 +133,8 @@ def alert_rules() -> list[AlertRule]:
     ]
 
 
-SERVICE = Service(JOB, settings_key="node_exporter", scrape=scrape_job, alert_rules=alert_rules, dashboard="host")
+# Active series per host with the default collectors (Debian's node exporter shows about 800 on a 2-CPU VM).
+EXPECTED_SERIES = 1_000
+
+SERVICE = Service(JOB, settings_key="node_exporter", scrape=scrape_job, alert_rules=alert_rules, dashboard="host",
+                  expected_series=EXPECTED_SERIES)

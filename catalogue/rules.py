@@ -41,14 +41,23 @@ class AlertRule:
 class RecordingRule:
     """A precomputed series, named `level:metric:operations` as the Prometheus docs advise
     (level: the labels it keeps; metric: the source metric, `_total` dropped after a rate;
-    operations: what was applied, newest last)."""
+    operations: what was applied, newest last).  `source` and `by` say what a rule built by
+    `summed_rate` reads and keeps (the capacity benchmark backfills recorded history from them)."""
 
     record: str
     expr: str
+    source: str | None = None
+    by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.record.count(":") != 2:
             raise ValueError(f"recording rule {self.record!r} is not named level:metric:operations")
+
+    @classmethod
+    def summed_rate(cls, metric: str, by: tuple[str, ...], window: str = RATE_WINDOW) -> "RecordingRule":
+        """`sum by (by) (rate(metric[window]))`, recorded as `<by joined by _>:<metric without _total>:rate<window>`."""
+        record = f"{'_'.join(by)}:{metric.removesuffix('_total')}:rate{window}"
+        return cls(record, f"sum by ({', '.join(by)}) (rate({metric}[{window}]))", source=metric, by=by)
 
     def to_dict(self) -> dict:
         return {"record": self.record, "expr": self.expr}

@@ -53,6 +53,7 @@ class Service:
     - `alert_rules`: () -> its alerting rules.
     - `settings_alert_rules`: settings -> alerting rules built from configured limits.
     - `recording_rules`: () -> the series it precomputes for dashboards (named level:metric:operations).
+    - `expected_series`: the active series one of its targets usually exposes (sizing estimate).
     - `dashboard`: the module under `dashboards/` that shows it, if any.
     - `deployed`: whether the stack runs a container for it (the backend is the app's own).
     """
@@ -65,6 +66,8 @@ class Service:
     # Alert rules whose thresholds come from the settings (a configured limit as a rule constant).
     settings_alert_rules: Callable[[Any], list[AlertRule]] = field(default=lambda settings: [])
     recording_rules: Callable[[], list[RecordingRule]] = field(default=lambda: [])
+    # Active series one of its targets usually exposes (an estimate for sizing; see stack/sizing.py).
+    expected_series: int = 0
     dashboard: Optional[str] = None
     deployed: bool = True
 

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from catalogue.mongodb_uri import MongoUriError, parse_mongodb_uri
 
 from .settings import SECRET_KEYS, Settings
+from .sizing import sizing_warnings
 
 __all__ = ["NAMESPACE", "ConfigError", "Secrets", "load", "settings_from_mapping"]
 
@@ -105,6 +106,8 @@ def load() -> tuple[Settings, Secrets]:
         raise ConfigError.listing(problems)
     plain = {key: value for key, value in raw.items() if key not in SECRET_KEYS}
     settings = settings_from_mapping(plain, default_name=f"monstack-{pulumi.get_stack()}")
+    for warning in sizing_warnings(settings):
+        pulumi.log.warn(warning)
 
     config = pulumi.Config(NAMESPACE)
     secrets = Secrets(

@@ -23,6 +23,7 @@ __all__ = [
     "PrometheusSettings",
     "Settings",
     "SECRET_KEYS",
+    "parse_byte_size",
     "parse_duration_seconds",
 ]
 
@@ -73,6 +74,15 @@ def _positive_duration(value: str) -> str:
 
 
 _SIZE_RE = re.compile(r"^[1-9][0-9]*(B|KB|MB|GB|TB|PB|EB)$")
+_SIZE_UNITS = {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, "PB": 2**50, "EB": 2**60}
+
+
+def parse_byte_size(value: str) -> int:
+    """Bytes in a size such as `10GB`, in Prometheus' base-2 units (its --storage.tsdb.retention.size)."""
+    match = _SIZE_RE.match(value) if isinstance(value, str) else None
+    if not match:
+        raise ValueError(f"{value!r} is not a positive size with a unit (examples: 512MB, 10GB)")
+    return int(value[: -len(match[1])]) * _SIZE_UNITS[match[1]]
 
 
 def _byte_size(value: str) -> str:
@@ -144,6 +154,17 @@ class PrometheusSettings(_Model):
     retention_size: Optional[ByteSize] = "10GB"
     memory_mb: MemoryMb = 1024
     volume_name: Optional[DockerName] = None
+    # Active series you expect; unset: estimated from the enabled services (stack/sizing.py).
+    expected_series: Optional[Annotated[int, Field(ge=1, le=100_000_000)]] = None
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.memory_mb * 2**20
+
+    @property
+    def retention_size_bytes(self) -> Optional[int]:
+        """retentionSize in bytes, as Prometheus reads it (base 2: 1KB = 1024 B)."""
+        return parse_byte_size(self.retention_size) if self.retention_size else None
 
     @model_validator(mode="after")
     def _scrape_interval_is_sane(self) -> "PrometheusSettings":
