@@ -76,6 +76,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="panel queries in flight at once, as a browser's connections (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("capacity.json"), help="JSON output (default: %(default)s)")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch directory (default: a temporary one)")
+    parser.add_argument("--from-json", type=Path, default=None,
+                        help="print the tables of an earlier run's JSON instead of running")
     parser.add_argument("--engine-lock", default=DEFAULT_LOCK,
                         help="flock this file for the run; '' when the caller holds it (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -95,8 +97,32 @@ def _terminate(signum, frame):  # SIGTERM: unwind, so every container and networ
     raise SystemExit(128 + signum)
 
 
+def print_report(document: dict) -> None:
+    from stack.settings import PrometheusSettings
+
+    machine, args = document["machine"], document["arguments"]
+    ranges = [r for r in args["ranges"].split(",") if r]
+    print(f"machine: {machine['host']}, {machine['cpu']}, {machine['cpus']} CPUs, "
+          f"{machine['memory_bytes'] / 2**30:.0f} GiB; image {args['image']}; run started {document['started']}")
+    print(report.render_table(document["steps"], ranges))
+    print()
+    print(report.render_growth(document["growth"]))
+    defaults = PrometheusSettings()
+    from catalogue import prometheus
+
+    rows = report.sizing(document["steps"], document["growth"], headroom=prometheus.MEMORY_HEADROOM,
+                         retention_bytes=defaults.retention_size_bytes,
+                         scrape_interval_s=parse_duration_seconds(defaults.scrape_interval))
+    print()
+    print(report.render_sizing(rows, headroom=prometheus.MEMORY_HEADROOM,
+                               retention_text=f"retentionSize {defaults.retention_size}"))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.from_json:
+        print_report(json.loads(args.from_json.read_text()))
+        return 0
     signal.signal(signal.SIGTERM, _terminate)
     from .engine import Engine
     from .run import Options, cleanup, run_step
@@ -129,12 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         "published_bytes_per_series": dict(report.PUBLISHED),
     }
     args.out.write_text(json.dumps(document, indent=2, sort_keys=True))
-    machine = document["machine"]
-    print(f"machine: {machine['host']}, {machine['cpu']}, {machine['cpus']} CPUs, "
-          f"{machine['memory_bytes'] / 2**30:.0f} GiB; image {args.image}")
-    print(report.render_table(records, ranges))
-    print()
-    print(report.render_growth(fits))
+    print_report(document)
     print(f"\nwritten: {args.out}")
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-__all__ = ["PUBLISHED", "fit", "growth", "render_growth", "render_table"]
+__all__ = ["PUBLISHED", "SIZING_SERIES", "fit", "growth", "render_growth", "render_sizing", "render_table", "sizing"]
 
 KIB = 1024
 # Published memory estimates per active series for Prometheus 2.x, in bytes.
@@ -124,4 +124,43 @@ def render_growth(growth_fits: dict[str, Any]) -> str:
         lines.append(f"| **measured here (RSS slope)** | **{rss['slope']:,.0f}** |")
     for label, value in PUBLISHED:
         lines.append(f"| {label} | {value:,.0f} |")
+    return "\n".join(lines)
+
+
+# The rows of the sizing table: active series a team might run.
+SIZING_SERIES = (10_000, 50_000, 100_000, 250_000, 500_000, 1_000_000)
+_MEMORY_STEP = 256 * 2**20
+
+
+def sizing(records: list[dict], growth_fits: dict[str, Any], *, headroom: float, retention_bytes: int,
+           scrape_interval_s: float, series: Sequence[int] = SIZING_SERIES) -> list[dict]:
+    """series -> memory limit (the RSS fit times `headroom`, rounded up to 256 MiB), disk per day
+    (the run's bytes per sample on disk times samples a day) and the days `retention_bytes` holds."""
+    rss = growth_fits.get("rss_bytes")
+    with_blocks = [r for r in records if r.get("disk", {}).get("bytes_per_sample")]
+    if not rss or not with_blocks:
+        return []
+    # The step with the longest history per series: its blocks are compacted the furthest, as a
+    # Prometheus that has run for days has them (short histories carry a whole index per few samples).
+    longest = max(with_blocks, key=lambda r: r["disk"]["block_samples"] / max(1, r["head_series"]))
+    bytes_per_sample = longest["disk"]["bytes_per_sample"]
+    rows = []
+    for n in series:
+        steady = rss["intercept"] + rss["slope"] * n
+        limit = math.ceil(steady * headroom / _MEMORY_STEP) * _MEMORY_STEP
+        per_day = n * 86400 / scrape_interval_s * bytes_per_sample
+        rows.append({"series": n, "steady_rss_bytes": steady, "memory_limit_bytes": limit,
+                     "disk_bytes_per_day": per_day, "retention_days": retention_bytes / per_day,
+                     "measured": any(abs(r["head_series"] - n) / n < 0.25 for r in records)})
+    return rows
+
+
+def render_sizing(rows: list[dict], *, headroom: float, retention_text: str) -> str:
+    lines = [f"| active series | steady RSS (fit) | memory limit (x{headroom:g}, 256 MiB steps) | disk per day "
+             f"| retention that fits {retention_text} |", "|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        mark = "" if row["measured"] else " (extrapolated)"
+        lines.append(f"| {row['series']:,}{mark} | {row['steady_rss_bytes'] / 2**20:,.0f} MiB "
+                     f"| {row['memory_limit_bytes'] / 2**20:,.0f} MiB | {row['disk_bytes_per_day'] / 2**30:,.2f} GiB "
+                     f"| {row['retention_days']:,.1f} days |")
     return "\n".join(lines)
