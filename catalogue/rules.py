@@ -9,12 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-__all__ = ["AlertRule", "RATE_WINDOW", "RECORDING_GROUP", "RecordingRule", "render_rule_groups"]
+__all__ = ["AlertRule", "RATE_WINDOW", "RECORDING_GROUP", "RECORDING_INTERVAL", "RecordingRule", "render_rule_groups"]
 
 # Window of the rates the alerts use: long enough to hold several scrapes at any allowed interval.
 RATE_WINDOW = "5m"
-# The group of recording rules, evaluated beside the alerts.
+# The group of recording rules, evaluated beside the alerts, once a minute: dashboards over a day
+# ask for one point a minute (Grafana's step for 24 h on a 1,920 px panel), and a 5-minute rate
+# changes little within a minute; four times fewer samples than at a 15 s interval to read.
 RECORDING_GROUP = "monstack-recording"
+RECORDING_INTERVAL = "1m"
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,6 @@ def render_rule_groups(
     groups = []
     recorded = [rule.to_dict() for rule in recording]
     if recorded:
-        groups.append({"name": RECORDING_GROUP, "rules": recorded})
+        groups.append({"name": RECORDING_GROUP, "interval": RECORDING_INTERVAL, "rules": recorded})
     groups.append({"name": group, "rules": [rule.to_dict() for rule in rules]})
     return {"groups": groups}

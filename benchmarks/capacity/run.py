@@ -16,6 +16,7 @@ from __future__ import annotations
 import concurrent.futures
 import io
 import json
+import math
 import os
 import shutil
 import socket
@@ -184,7 +185,8 @@ def backfill(targets: synthetic.Targets, replica_instances: list[str], exporters
     first_k, last_k = now_k - int(history_s // interval), now_k - 1
     started, samples = time.monotonic(), 0
     pairs = list(_target_series(targets, replica_instances, exporters))
-    pairs += list(_recorded_series(pairs, rules))
+    recorded = list(_recorded_series(pairs, rules))  # at the recording group's own interval
+    rule_s = parse_duration_seconds(catalogue.rules.RECORDING_INTERVAL)
     k = first_k
     while k <= last_k:
         window_end = min(last_k, int(((k * interval) // _BLOCK_S + 1) * _BLOCK_S // interval) - 1)
@@ -192,6 +194,11 @@ def backfill(targets: synthetic.Targets, replica_instances: list[str], exporters
         with open(path, "w") as out:
             for chunk in synthetic.history_lines(pairs, k, window_end, interval):
                 out.write(chunk)
+            first_r, last_r = math.ceil(k * interval / rule_s), math.floor(window_end * interval / rule_s)
+            if recorded and first_r <= last_r:
+                for chunk in synthetic.history_lines(recorded, first_r, last_r, rule_s):
+                    out.write(chunk)
+                samples += len(recorded) * (last_r - first_r + 1)
             out.write("# EOF\n")
         subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(path), str(tsdb)],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
