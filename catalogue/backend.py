@@ -19,8 +19,11 @@ from .service import ScrapeJob, Service, Threshold
 
 __all__ = [
     "JOB",
+    "LATENCY_QUANTILES",
     "RECORDED_DURATION_BUCKETS",
+    "RECORDED_JOB_DURATION_BUCKETS",
     "RECORDED_REQUESTS",
+    "RECORDED_ROUTE_QUANTILES",
     "SERVICE",
     "THRESHOLDS",
     "Thresholds",
@@ -65,7 +68,14 @@ THRESHOLDS = Thresholds()
 _REQUESTS_RULE = RecordingRule.summed_rate(metrics.HTTP_REQUESTS_TOTAL, ("job", metrics.LABEL_ROUTE, metrics.LABEL_STATUS))
 _DURATION_RULE = RecordingRule.summed_rate(f"{metrics.HTTP_REQUEST_DURATION_SECONDS}_bucket",
                                            ("job", metrics.LABEL_ROUTE, "le"))
+_JOB_DURATION_RULE = RecordingRule.summed_rate(f"{metrics.HTTP_REQUEST_DURATION_SECONDS}_bucket", ("job", "le"))
+LATENCY_QUANTILES = (0.5, 0.9, 0.99)
+_QUANTILE_RULES = tuple(
+    RecordingRule.quantile(_DURATION_RULE, metrics.HTTP_REQUEST_DURATION_SECONDS, q) for q in LATENCY_QUANTILES
+)
 RECORDED_REQUESTS = _REQUESTS_RULE.record
+RECORDED_JOB_DURATION_BUCKETS = _JOB_DURATION_RULE.record
+RECORDED_ROUTE_QUANTILES = _QUANTILE_RULES[0].record
 # Active series per replica: backend_metrics' HTTP families for about 50 route templates x 2 methods
 # (a counter per status, 14 histogram series per route and method) plus process and business metrics.
 EXPECTED_SERIES = 2_000
@@ -156,7 +166,8 @@ def alert_rules() -> list[AlertRule]:
 
 
 def recording_rules() -> list[RecordingRule]:
-    return [_REQUESTS_RULE, _DURATION_RULE]
+    # in evaluation order: the quantiles read the recorded buckets of the same group
+    return [_REQUESTS_RULE, _DURATION_RULE, _JOB_DURATION_RULE, *_QUANTILE_RULES]
 
 
 SERVICE = Service(

@@ -44,13 +44,15 @@ class AlertRule:
 class RecordingRule:
     """A precomputed series, named `level:metric:operations` as the Prometheus docs advise
     (level: the labels it keeps; metric: the source metric, `_total` dropped after a rate;
-    operations: what was applied, newest last).  `source` and `by` say what a rule built by
-    `summed_rate` reads and keeps (the capacity benchmark backfills recorded history from them)."""
+    operations: what was applied, newest first).  `source`, `by` and `labels` say which series
+    it reads, which of their labels it keeps and which it adds (tests and the capacity benchmark
+    derive the recorded label sets from them)."""
 
     record: str
     expr: str
     source: str | None = None
     by: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.record.count(":") != 2:
@@ -62,8 +64,20 @@ class RecordingRule:
         record = f"{'_'.join(by)}:{metric.removesuffix('_total')}:rate{window}"
         return cls(record, f"sum by ({', '.join(by)}) (rate({metric}[{window}]))", source=metric, by=by)
 
+    @classmethod
+    def quantile(cls, buckets: "RecordingRule", metric: str, q: float) -> "RecordingRule":
+        """`histogram_quantile(q, buckets)` of a recorded `..._bucket` rate, labelled quantile="q"."""
+        by = tuple(label for label in buckets.by if label != "le")
+        operations = f"histogram_quantile_{buckets.record.rsplit(':', 1)[1]}"
+        return cls(f"{'_'.join((*by, 'quantile'))}:{metric}:{operations}",
+                   f"histogram_quantile({q:g}, {buckets.record})", source=buckets.record, by=by,
+                   labels=(("quantile", f"{q:g}"),))
+
     def to_dict(self) -> dict:
-        return {"record": self.record, "expr": self.expr}
+        out = {"record": self.record, "expr": self.expr}
+        if self.labels:
+            out["labels"] = dict(self.labels)
+        return out
 
 
 def render_rule_groups(

@@ -29,9 +29,13 @@ def _requests(*extra: str) -> str:
     return selector(backend.RECORDED_REQUESTS, *_ROUTED, *extra)
 
 
-def _quantile(q: float, by: tuple[str, ...]) -> str:
-    return (f"histogram_quantile({q}, "
-            f"{aggregate('sum', selector(backend.RECORDED_DURATION_BUCKETS, *_ROUTED), by=('le', *by))})")
+def _route_quantile(q: float) -> str:
+    return selector(backend.RECORDED_ROUTE_QUANTILES, *_ROUTED, eq("quantile", f"{q:g}"))
+
+
+def _overall_quantile(q: float) -> str:
+    buckets = selector(backend.RECORDED_JOB_DURATION_BUCKETS, eq("job", var("job")))
+    return f"histogram_quantile({q}, {aggregate('sum', buckets, by=('le',))})"
 
 
 def _per_minute(metric: str, by: tuple[str, ...] = (), *extra: str) -> str:
@@ -52,8 +56,8 @@ def build():
         stat("5xx error ratio", Query(f"({server_errors} or vector(0)) / {all_requests}"),
              unit=units.PERCENT_UNIT, thresholds=T.error_ratio.steps(),
              description="Share of requests answered with a 5xx status (0 when there were none)."),
-        stat("p99 latency", Query(_quantile(0.99, ())), unit=units.SECONDS, thresholds=latency_thresholds,
-             description="99th percentile request duration over all selected routes."),
+        stat("p99 latency", Query(_overall_quantile(0.99)), unit=units.SECONDS, thresholds=latency_thresholds,
+             description="99th percentile request duration over all routes and instances (recorded)."),
         stat("Requests in progress",
              Query(aggregate("sum", selector(m.HTTP_REQUESTS_IN_PROGRESS, *_TARGET))),
              unit=units.SHORT, thresholds=T.in_progress.steps(),
@@ -64,8 +68,8 @@ def build():
                    Query(aggregate("sum", _requests(), by=(m.LABEL_ROUTE,)), "{{%s}}" % m.LABEL_ROUTE),
                    unit=units.REQUESTS_PER_SEC, description="Requests per second, by route template (all instances; 5-minute rate, recorded)."),
         timeseries("Request duration percentiles by route",
-                   *(Query(_quantile(q, (m.LABEL_ROUTE,)), "p%d {{%s}}" % (round(q * 100), m.LABEL_ROUTE))
-                     for q in (0.5, 0.9, 0.99)),
+                   *(Query(_route_quantile(q), "p%d {{%s}}" % (round(q * 100), m.LABEL_ROUTE))
+                     for q in backend.LATENCY_QUANTILES),
                    unit=units.SECONDS, thresholds=latency_thresholds,
                    description="p50, p90 and p99 of request duration from the histogram, by route "
                                "(all instances; 5-minute rate, recorded)."),

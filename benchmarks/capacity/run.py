@@ -162,16 +162,17 @@ def _target_series(targets: synthetic.Targets, replica_instances: list[str], exp
 def _recorded_series(pairs: list, rules: list[catalogue.RecordingRule]):
     """The series the stack's recording rules make of these, as (series, no extra labels): their
     history is backfilled with the raw series', as a Prometheus that had run all along would have it."""
-    for rule in rules:
+    recorded: list = []
+    for rule in rules:  # in evaluation order: a rule may read what an earlier one records
         if rule.source is None:
-            raise ValueError(f"{rule.record}: the benchmark backfills only rules built by RecordingRule.summed_rate")
+            raise ValueError(f"{rule.record}: the benchmark backfills only rules that name their source and labels")
         kept: dict[tuple, None] = {}
-        for s, extra in pairs:
+        for s, extra in (*pairs, *recorded):
             if s.name == rule.source:
                 labels = dict(s.labels + extra)
-                kept.setdefault(tuple(sorted((k, labels[k]) for k in rule.by if k in labels)), None)
-        for i, labels in enumerate(kept):
-            yield synthetic.Series(rule.record, labels, ("g", i % 16)), ()
+                kept.setdefault(tuple(sorted([(k, labels[k]) for k in rule.by if k in labels] + list(rule.labels))), None)
+        recorded += [(synthetic.Series(rule.record, labels, ("g", i % 16)), ()) for i, labels in enumerate(kept)]
+    return recorded
 
 
 def backfill(targets: synthetic.Targets, replica_instances: list[str], exporters: dict[str, str],

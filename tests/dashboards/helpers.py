@@ -135,19 +135,17 @@ def contract_problems(refs: References, series: dict[str, list[dict[str, str]]])
 
 
 def with_recorded_series(series: dict[str, list[dict[str, str]]], rules) -> dict[str, list[dict[str, str]]]:
-    """`series` plus what each `sum by (...)` recording rule makes of them (its source's label sets,
-    kept to the `by` labels), so the contract of a query on a recorded series is checked against
-    the source's real output: a recorded series whose source is missing stays missing."""
+    """`series` plus what each recording rule makes of them (its source's label sets, kept to its
+    `by` labels, plus its own labels), so the contract of a query on a recorded series is checked
+    against the source's real output: a recorded series whose source is missing stays missing."""
     out = dict(series)
-    for rule in rules:
-        refs = parse_references(rule.expr)
-        kept = [g for g in refs.groupings if g.clause == "by"]
-        if len(kept) != 1:
-            raise ValueError(f"{rule.record}: expected one `sum by (...)`, got {rule.expr!r}")
-        label_sets = [{k: v for k, v in labels.items() if k in kept[0].labels}
-                      for metric in kept[0].metrics for labels in series.get(metric, [])]
+    for rule in rules:  # in evaluation order: a rule may read what an earlier one records
+        if rule.source not in parse_references(rule.expr).metrics:
+            raise ValueError(f"{rule.record}: its expression {rule.expr!r} does not read its source {rule.source!r}")
+        label_sets = [{**{k: v for k, v in labels.items() if k in rule.by}, **dict(rule.labels)}
+                      for labels in out.get(rule.source, [])]
         if label_sets:
-            out[rule.record] = label_sets
+            out[rule.record] = out.get(rule.record, []) + label_sets
     return out
 
 

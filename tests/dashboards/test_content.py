@@ -40,8 +40,8 @@ def test_backend_api_shows_traffic_latency_errors_and_business(documents):
     assert any(g.labels == (backend.LABEL_ROUTE,) for g in parse_references(_exprs(by_route)[0]).groupings)
 
     percentiles = _exprs(panels["Request duration percentiles by route"])
-    assert [e.split(",")[0] for e in percentiles] == [f"histogram_quantile({q}" for q in (0.5, 0.9, 0.99)]
-    assert all(recorded.RECORDED_DURATION_BUCKETS in e for e in percentiles)
+    assert [e.rsplit("quantile=", 1)[1] for e in percentiles] == ['"0.5"}', '"0.9"}', '"0.99"}']
+    assert all(e.startswith(recorded.RECORDED_ROUTE_QUANTILES + "{") for e in percentiles)
     assert f"{backend.HTTP_REQUEST_DURATION_SECONDS}_bucket" in recorded.RECORDED_DURATION_BUCKETS
 
     assert 'status=~"4.."' in _exprs(panels["Client errors (4xx) by status"])[0]

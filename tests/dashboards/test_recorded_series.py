@@ -24,7 +24,8 @@ def _recorded_names_in(expr):
 
 def test_the_backend_dashboard_reads_recorded_series():
     used = set().union(*(_recorded_names_in(q.expr) for q in panel_queries() if q.dashboard == "backend-api.json"))
-    assert {catalogue.backend.RECORDED_REQUESTS, catalogue.backend.RECORDED_DURATION_BUCKETS} <= used
+    assert {catalogue.backend.RECORDED_REQUESTS, catalogue.backend.RECORDED_ROUTE_QUANTILES,
+            catalogue.backend.RECORDED_JOB_DURATION_BUCKETS} <= used
 
 
 @pytest.mark.parametrize("query", panel_queries(), ids=lambda q: f"{q.dashboard}/{q.panel}/{q.ref_id}")
@@ -46,7 +47,8 @@ def test_a_misspelt_recorded_name_is_caught():
 
 
 def test_a_recorded_series_keeps_only_its_by_labels_and_needs_its_source():
-    rule = catalogue.RecordingRule("job_route:x:rate5m", "sum by (job, route) (rate(x_total[5m]))")
+    rule = catalogue.RecordingRule.summed_rate("x_total", ("job", "route"))
     source = {"x_total": [{"job": "a", "route": "/r", "method": "GET", "instance": "i:1"}]}
+    assert rule.record == "job_route:x:rate5m"
     assert with_recorded_series(source, [rule])["job_route:x:rate5m"] == [{"job": "a", "route": "/r"}]
     assert "job_route:x:rate5m" not in with_recorded_series({}, [rule])

@@ -35,14 +35,10 @@ def test_recording_rules_are_named_level_metric_operations():
     assert rules
     for rule in rules:
         level, metric, operations = rule.record.split(":")
-        assert level.split("_") == list(parse_by(rule.expr)), rule
-        assert operations == f"rate{catalogue.rules.RATE_WINDOW}", rule
-        assert metric in rule.expr or f"{metric}_total" in rule.expr, rule
-
-
-def parse_by(expr):
-    inside = expr.split("sum by (", 1)[1].split(")", 1)[0]
-    return [label.strip() for label in inside.split(",")]
+        # level: the labels it keeps and adds; operations: newest first, ending with the rate
+        assert level.split("_") == [*rule.by, *(name for name, _ in rule.labels)], rule
+        assert operations.endswith(f"rate{catalogue.rules.RATE_WINDOW}"), rule
+        assert rule.source in rule.expr and metric in rule.source.removesuffix("_total"), rule
 
 
 def test_a_name_not_of_three_parts_is_refused():
@@ -57,6 +53,7 @@ def test_recorded_request_rates_and_buckets_sum_replicas_and_methods(tmp_path):
     bucket = f"{backend.HTTP_REQUEST_DURATION_SECONDS}_bucket"
     requests = catalogue.backend.RECORDED_REQUESTS
     buckets = catalogue.backend.RECORDED_DURATION_BUCKETS
+    quantiles = catalogue.backend.RECORDED_ROUTE_QUANTILES
     tests = [{
         "interval": "1m",
         "input_series": [
@@ -79,9 +76,14 @@ def test_recorded_request_rates_and_buckets_sum_replicas_and_methods(tmp_path):
                 {"labels": _series(buckets, job=JOB, **route, le="+Inf"), "value": 3.5},
                 {"labels": _series(buckets, job=JOB, **route, le="0.1"), "value": 2},
             ]},
-            # what the dashboard's p50 makes of it: 1.75/s of 3.5/s, inside the 0..0.1 s bucket (2/s): 0.0875 s
-            {"expr": f"round(histogram_quantile(0.5, sum by (le) ({buckets})) * 10000)", "eval_time": "10m",
-             "exp_samples": [{"labels": "{}", "value": 875}]},
+            # the recorded median: 1.75/s of 3.5/s, inside the 0..0.1 s bucket (2/s): 0.0875 s
+            {"expr": f'round({quantiles}{{quantile="0.5"}} * 10000)', "eval_time": "10m",
+             "exp_samples": [{"labels": _series("", job=JOB, **route, quantile="0.5"), "value": 875}]},
+            # the job's buckets, all routes: what the overall p99 stat reads
+            {"expr": catalogue.backend.RECORDED_JOB_DURATION_BUCKETS, "eval_time": "10m", "exp_samples": [
+                {"labels": _series(catalogue.backend.RECORDED_JOB_DURATION_BUCKETS, job=JOB, le="+Inf"), "value": 3.5},
+                {"labels": _series(catalogue.backend.RECORDED_JOB_DURATION_BUCKETS, job=JOB, le="0.1"), "value": 2},
+            ]},
         ],
     }]
     result = _promtool_test(tmp_path, tests)
