@@ -36,9 +36,11 @@ EXPECTED_SERIES = 1_000
 # Measured by `python -m benchmarks.capacity` (README "Sizing", one run on the machine named there):
 # resident memory = BASE_MEMORY_BYTES + MEMORY_BYTES_PER_SERIES x active series, at steady state;
 # compacted blocks hold DISK_BYTES_PER_SAMPLE per sample.
-MEMORY_BYTES_PER_SERIES = 4_000
-BASE_MEMORY_BYTES = 60 * 2**20
-DISK_BYTES_PER_SAMPLE = 1.5
+# Run of 2026-11-30 (docs/capacity-run.json): RSS slope 5,522 B/series, intercept 79 MiB; blocks of
+# 22.5 h of history 3.86 B/sample (synthetic values compress worse than most: an upper bound).
+MEMORY_BYTES_PER_SERIES = 5_500
+BASE_MEMORY_BYTES = 80 * 2**20
+DISK_BYTES_PER_SAMPLE = 3.9
 # Room above the steady state for compaction, queries over long ranges and Go's garbage collector.
 MEMORY_HEADROOM = 1.5
 

@@ -113,7 +113,7 @@ def render_growth(growth_fits: dict[str, Any]) -> str:
             continue
         unit = units.get(name, ("s", 1))[0]
         if unit == "s":
-            per, fixed = f"{f['slope'] * 1e6 * 1000:.3f} ms per 1k series", f"{f['intercept'] * 1000:,.0f} ms"
+            per, fixed = f"{f['slope'] * 1e6:.3f} ms per 1k series", f"{f['intercept'] * 1000:,.0f} ms"
         else:
             per, fixed = f"{f['slope']:,.0f} {unit}", f"{f['intercept'] / 2**20:,.0f} MiB"
         exponent = "-" if f["exponent"] is None else f"{f['exponent']:.2f}"
