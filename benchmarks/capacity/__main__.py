@@ -131,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     if not engine.ping():
         print("no Docker engine answers (start one: scripts/docker-engine start DIR)", file=sys.stderr)
         return 2
+    if not engine.has_image(args.image):
+        print(f"image {args.image} is not on the engine (build it: images/build.sh prometheus)", file=sys.stderr)
+        return 2
     ranges = [r for r in args.ranges.split(",") if r]
     records = []
     started = time.time()

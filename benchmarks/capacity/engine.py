@@ -72,6 +72,15 @@ class Engine:
         except (OSError, EngineError):
             return False
 
+    def has_image(self, name: str) -> bool:
+        try:
+            self.request("GET", f"/images/{self._quoted(name)}/json")
+        except EngineError as err:
+            if err.status == 404:
+                return False
+            raise
+        return True
+
     def _quoted(self, name: str) -> str:
         return urllib.parse.quote(name, safe="")
 
