@@ -21,7 +21,12 @@ LABEL_CONFIG_HASH = "monstack.config-sha256"
 
 
 def healthcheck(url: str, *, start_period: str = "30s") -> docker.ContainerHealthcheckArgs:
-    """An HTTP healthcheck with busybox `wget`, which the pinned images ship."""
+    """An HTTP healthcheck with busybox `wget`, which the pinned images ship.
+
+    Durations are written as the provider reads them back (Go's `Duration.String()`: `1m0s`,
+    not `60s`): with `replace_on_changes=["healthcheck"]` any other spelling replaces the
+    container on every `pulumi up` (tests/unit/test_declared_canonical.py checks them all).
+    """
     return docker.ContainerHealthcheckArgs(
         tests=["CMD", "wget", "-q", "-O", "/dev/null", url],
         interval="15s",
@@ -47,6 +52,11 @@ def service_container(
     Every container: drops all Linux capabilities (a service that needs one adds it
     explicitly), may not gain privileges, restarts unless stopped, has a memory limit
     without extra swap, and rotates its logs.
+
+    Logs go to Docker's `local` driver, which rotates by itself (20 MB x 5 files, compressed),
+    and no `log_opts` are declared: the provider reads `log_opts` back only when they are
+    declared, and then with the daemon's default log-opts merged in (daemon.json), which would
+    replace every container on every `pulumi up` on such an engine.
     """
     remote = docker.RemoteImage(
         f"{name}-image",
@@ -75,8 +85,7 @@ def service_container(
         capabilities=capabilities,
         security_opts=["no-new-privileges:true"],
         labels=labels,
-        log_driver="json-file",
-        log_opts={"max-size": "10m", "max-file": "3"},
+        log_driver="local",
         **container_args,
         opts=pulumi.ResourceOptions(
             parent=parent,

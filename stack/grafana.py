@@ -94,7 +94,7 @@ class Grafana(pulumi.ComponentResource):
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_PATH)],
             ports=[docker.ContainerPortArgs(internal=GRAFANA_PORT, external=graf.port, ip=settings.bind_address)],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=monitoring_network, aliases=["grafana"])],
-            healthcheck=healthcheck(f"http://127.0.0.1:{GRAFANA_PORT}/api/health", start_period="60s"),
+            healthcheck=healthcheck(f"http://127.0.0.1:{GRAFANA_PORT}/api/health", start_period="1m0s"),
             wait=True,
             wait_timeout=180,
         )

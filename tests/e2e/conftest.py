@@ -32,7 +32,8 @@ import pytest
 from tests.support.tools import require_binary
 
 from . import harness
-from .engine import Engine, NotFound
+import docker
+from docker.errors import NotFound
 
 REPO = harness.REPO
 ENGINE_DIR = Path(os.environ.get("MONSTACK_E2E_ENGINE_DIR", "/tmp/monstack-e2e-engine"))
@@ -126,23 +127,42 @@ def docker_exec(container: str, *command: str) -> str:
     ).stdout
 
 
-def stack_containers(engine: Engine, stack_name: str) -> dict[str, dict]:
+def stack_containers(engine: docker.APIClient, stack_name: str) -> dict[str, dict]:
     """Containers of one stack on the engine (label monstack.stack), inspected, by name."""
-    found = engine.containers(label=f"monstack.stack={stack_name}")
-    return {c["Names"][0].lstrip("/"): engine.container(c["Id"]) for c in found}
+    found = engine.containers(all=True, filters={"label": f"monstack.stack={stack_name}"})
+    return {c["Names"][0].lstrip("/"): engine.inspect_container(c["Id"]) for c in found}
 
 
-def remove_e2e_objects(engine: Engine) -> None:
+def remove_e2e_objects(engine: docker.APIClient) -> None:
     """Remove every container, network and volume labelled monstack.e2e=1."""
-    for container in engine.containers(label=f"{harness.HARNESS_LABEL}=1"):
-        engine.remove_container(container["Id"])
-    for net in engine.request("GET", "/networks", query={"filters": json.dumps({"label": [f"{harness.HARNESS_LABEL}=1"]})}):
+    label = {"label": f"{harness.HARNESS_LABEL}=1"}
+    for container in engine.containers(all=True, filters=label):
+        engine.remove_container(container["Id"], v=True, force=True)
+    for net in engine.networks(filters=label):
         try:
             engine.remove_network(net["Id"])
         except NotFound:
             pass
-    for volume in engine.volumes(label=f"{harness.HARNESS_LABEL}=1"):
+    for volume in engine.volumes(filters=label)["Volumes"] or []:
         engine.remove_volume(volume["Name"])
+
+
+def start_app(engine: docker.APIClient) -> str:
+    """The app's network (created unless it exists) and its backend container, started; the container id."""
+    try:
+        engine.inspect_network(APP_NETWORK)
+    except NotFound:
+        engine.create_network(APP_NETWORK, driver="bridge", check_duplicate=True, labels={harness.HARNESS_LABEL: "1"})
+    cid = engine.create_container_from_config(
+        {
+            "Image": HELPDESK_IMAGE,
+            "Labels": {harness.HARNESS_LABEL: "1"},
+            "HostConfig": {"NetworkMode": APP_NETWORK, "RestartPolicy": {"Name": "unless-stopped"}},
+        },
+        BACKEND,
+    )["Id"]
+    engine.start(cid)
+    return cid
 
 
 @dataclass
@@ -156,10 +176,10 @@ class DeployedStack:
     all_up_at: float
     extras: dict = field(default_factory=dict)
 
-    def deploy(self, config: Optional[dict] = None) -> harness.Result:
+    def deploy(self, config: Optional[dict] = None, *, refresh: bool = False) -> harness.Result:
         if config is not None:
             self.config = config
-        self.result = harness.deploy(self.config, secrets=SECRETS, state_dir=self.state_dir)
+        self.result = harness.deploy(self.config, secrets=SECRETS, state_dir=self.state_dir, refresh=refresh)
         self.url = self.result.outputs["prometheus_url"]
         return self.result
 
@@ -188,7 +208,7 @@ def node_exporter_address() -> str:
 
 
 @pytest.fixture(scope="session")
-def engine() -> Engine:
+def engine() -> docker.APIClient:
     require_binary("dockerd")
     require_binary("docker")
     started = time.monotonic()
@@ -199,7 +219,7 @@ def engine() -> Engine:
         pytest.fail(f"could not start a Docker engine: {proc.stderr}")
     we_started = proc.stdout.strip().splitlines()[-1] == "started"
     REPORT["engine"] = f"{'started' if we_started else 'already running'} ({time.monotonic() - started:.1f}s)"
-    client = Engine()
+    client = harness.client()
     remove_e2e_objects(client)
     yield client
     remove_e2e_objects(client)
@@ -208,7 +228,7 @@ def engine() -> Engine:
 
 
 @pytest.fixture(scope="session")
-def images(engine: Engine) -> list[str]:
+def images(engine: docker.APIClient) -> list[str]:
     require_binary("debootstrap")
     started = time.monotonic()
     proc = subprocess.run(
@@ -221,23 +241,9 @@ def images(engine: Engine) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def app(engine: Engine, images: list[str]) -> str:
+def app(engine: docker.APIClient, images: list[str]) -> str:
     """The app team's side: their network and the helpdesk backend on it, named `backend`."""
-    try:
-        engine.network(APP_NETWORK)
-    except NotFound:
-        engine.create_network(
-            {"Name": APP_NETWORK, "Driver": "bridge", "CheckDuplicate": True, "Labels": {harness.HARNESS_LABEL: "1"}}
-        )
-    cid = engine.create_container(
-        BACKEND,
-        {
-            "Image": HELPDESK_IMAGE,
-            "Labels": {harness.HARNESS_LABEL: "1"},
-            "HostConfig": {"NetworkMode": APP_NETWORK, "RestartPolicy": {"Name": "no"}},
-        },
-    )
-    engine.start(cid)
+    cid = start_app(engine)
     deadline = time.monotonic() + 60
     while True:
         probe = subprocess.run(
@@ -248,10 +254,10 @@ def app(engine: Engine, images: list[str]) -> str:
         if probe.returncode == 0:
             break
         if time.monotonic() > deadline:
-            pytest.fail(f"the helpdesk backend did not answer:\n{engine.logs(cid)}\n{probe.stderr}")
+            pytest.fail(f"the helpdesk backend did not answer:\n{engine.logs(cid, tail=40).decode()}\n{probe.stderr}")
         time.sleep(0.5)
     yield APP_NETWORK
-    engine.remove_container(cid)
+    engine.remove_container(cid, v=True, force=True)
 
 
 @pytest.fixture(scope="session")
