@@ -175,29 +175,37 @@ class DeployedStack:
     deploy_started: float
     all_up_at: float
     extras: dict = field(default_factory=dict)
+    docker_host: Optional[str] = None  # None: the shared engine
 
     def deploy(self, config: Optional[dict] = None, *, refresh: bool = False) -> harness.Result:
         if config is not None:
             self.config = config
-        self.result = harness.deploy(self.config, secrets=SECRETS, state_dir=self.state_dir, refresh=refresh)
+        self.result = harness.deploy(
+            self.config, secrets=SECRETS, state_dir=self.state_dir, refresh=refresh, docker_host=self.docker_host
+        )
         self.url = self.result.outputs["prometheus_url"]
         return self.result
 
 
-def deploy_clean(name: str, state_dir: Path, **prometheus: Any) -> DeployedStack:
+def deploy_clean(
+    name: str, state_dir: Path, *, docker_host: Optional[str] = None, node_exporter_listen: Optional[str] = None,
+    **prometheus: Any,
+) -> DeployedStack:
     """Deploy a new stack `name` on free ports and wait until all its targets are up."""
+    listen = node_exporter_listen or node_exporter_address()
     config = stack_config(
         name,
         prometheus_port=free_port("127.0.0.1"),
-        node_exporter_port=free_port(node_exporter_address()),
+        node_exporter_port=free_port(listen),
         **prometheus,
     )
+    config["monstack:nodeExporter"]["listenAddress"] = listen
     started = time.time()
-    result = harness.deploy(config, secrets=SECRETS, state_dir=state_dir)
+    result = harness.deploy(config, secrets=SECRETS, state_dir=state_dir, docker_host=docker_host)
     url = result.outputs["prometheus_url"]
     wait_ready(url)
     all_up = wait_all_targets_up(url)
-    return DeployedStack(name, config, state_dir, url, result, started, all_up)
+    return DeployedStack(name, config, state_dir, url, result, started, all_up, docker_host=docker_host)
 
 
 def node_exporter_address() -> str:

@@ -105,6 +105,7 @@ def deploy(
     stack: str = "ci",
     program: Path = REPO / "__main__.py",
     refresh: bool = False,
+    docker_host: Optional[str] = None,
     timeout: float = 600,
 ) -> Result:
     """`pulumi up` (with `--refresh` when asked) of `program` with this config; raises DeployError on failure."""
@@ -117,15 +118,15 @@ def deploy(
         "refresh": bool(refresh),
         "state": str(Path(state_dir) / "state.json"),
     }
-    return _run(request, state_dir, timeout)
+    return _run(request, state_dir, timeout, docker_host)
 
 
-def destroy(*, state_dir: Path, timeout: float = 300) -> Result:
+def destroy(*, state_dir: Path, docker_host: Optional[str] = None, timeout: float = 300) -> Result:
     """`pulumi destroy`: delete what the state holds, in reverse order, keeping retained volumes."""
-    return _run({"command": "destroy", "state": str(Path(state_dir) / "state.json")}, state_dir, timeout)
+    return _run({"command": "destroy", "state": str(Path(state_dir) / "state.json")}, state_dir, timeout, docker_host)
 
 
-def _run(request: dict, state_dir: Path, timeout: float) -> Result:
+def _run(request: dict, state_dir: Path, timeout: float, docker_host: Optional[str] = None) -> Result:
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     request_file = state_dir / "request.json"
@@ -134,6 +135,8 @@ def _run(request: dict, state_dir: Path, timeout: float) -> Result:
     request_file.write_text(json.dumps(request))
     result_file.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    if docker_host:
+        env["DOCKER_HOST"] = docker_host  # the engine the provider talks to (`DOCKER_HOST`, as with the CLI)
     proc = subprocess.run(
         [sys.executable, "-m", "tests.e2e.harness", str(request_file)],
         cwd=REPO,
