@@ -33,7 +33,7 @@ from tests.support.tools import require_binary
 
 from . import harness
 import docker
-from docker.errors import NotFound
+from docker.errors import APIError, NotFound
 
 REPO = harness.REPO
 ENGINE_DIR = Path(os.environ.get("MONSTACK_E2E_ENGINE_DIR", "/tmp/monstack-e2e-engine"))
@@ -141,8 +141,8 @@ def remove_e2e_objects(engine: docker.APIClient) -> None:
     for net in engine.networks(filters=label):
         try:
             engine.remove_network(net["Id"])
-        except NotFound:
-            pass
+        except APIError:
+            pass  # gone meanwhile, or not removable here (a swarm network while the node is a manager)
     for volume in engine.volumes(filters=label)["Volumes"] or []:
         engine.remove_volume(volume["Name"])
 

@@ -162,6 +162,9 @@ class OwnEngine:
                 api = self.client(timeout=30)
                 for container in api.containers(all=True):
                     api.remove_container(container["Id"], v=True, force=True)
+                for net in api.networks():
+                    if net["Name"] not in ("bridge", "host", "none"):
+                        api.remove_network(net["Id"])  # its bridge interface would outlive dockerd
             except Exception:
                 pass
         self._terminate()
