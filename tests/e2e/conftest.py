@@ -188,18 +188,21 @@ class DeployedStack:
 
 
 def deploy_clean(
-    name: str, state_dir: Path, *, docker_host: Optional[str] = None, node_exporter_listen: Optional[str] = None,
-    **prometheus: Any,
+    name: str, state_dir: Path, *, docker_host: Optional[str] = None, bind_address: Optional[str] = None,
+    node_exporter_listen: Optional[str] = None, ports: Optional[tuple[int, int]] = None, **prometheus: Any,
 ) -> DeployedStack:
-    """Deploy a new stack `name` on free ports and wait until all its targets are up."""
+    """Deploy a new stack `name` on free ports (or `ports`: Prometheus, node exporter) and wait until all its targets are up."""
     listen = node_exporter_listen or node_exporter_address()
+    prometheus_port, node_exporter_port = ports or (free_port("127.0.0.1"), free_port(listen))
     config = stack_config(
         name,
-        prometheus_port=free_port("127.0.0.1"),
-        node_exporter_port=free_port(listen),
+        prometheus_port=prometheus_port,
+        node_exporter_port=node_exporter_port,
         **prometheus,
     )
     config["monstack:nodeExporter"]["listenAddress"] = listen
+    if bind_address:
+        config["monstack:bindAddress"] = bind_address
     started = time.time()
     result = harness.deploy(config, secrets=SECRETS, state_dir=state_dir, docker_host=docker_host)
     url = result.outputs["prometheus_url"]

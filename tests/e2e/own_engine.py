@@ -1,11 +1,19 @@
-"""A second Docker engine of the tests' own, beside the shared one, for what the shared one must not see.
+"""A second Docker engine of the tests' own, in a network namespace of its own.
 
 The e2e tests need an engine with a `daemon.json` of their choosing and an engine they may
 restart; the shared engine gets neither.  This dockerd has its own data root, exec root, pid
-file and unix socket, its own default bridge (a bridge interface made for it, with an address
-range no other interface routes), its own address pools for user networks, and no iptables
-rules (`--iptables=false`: published ports go through docker-proxy), so it touches nothing of
-the shared engine's.  Images reach it with `docker save | docker load`.
+file, unix socket and config file, and runs in its own network namespace (`nsenter --net`; `ip netns exec` would hide the cgroup mounts), so
+its bridges, iptables rules and address pools never meet the shared engine's.
+
+Why a network namespace and not just another bridge: on every start after the first, dockerd
+deletes the *host's* `docker0` interface when it finds its own stale default network and
+`default-address-pools` is set (moby daemon_unix.go, configureNetworking:
+removeDefaultBridgeInterface), and always with `--bridge=none`.  In a namespace of its own the
+`docker0` it deletes and re-creates is its own.
+
+The test process reaches the namespace over a veth pair: the host side is `HOST_IP`, the
+namespace side `ENGINE_IP`, which is the address the stack publishes Prometheus on.  Images
+reach the engine with `docker save | docker load` over its socket.
 
     engine = OwnEngine(Path("/tmp/mse"), daemon_config={"log-driver": "local"})
     engine.start(); engine.load_images([...]); ...; engine.restart(); ...; engine.stop()
@@ -26,7 +34,8 @@ import docker
 
 __all__ = ["OwnEngine", "OwnEngineError"]
 
-# Candidate /16s for the engine's bridge and networks; the first that no route covers is used.
+# Candidate /16s for the veth link, the engine's bridge and its networks; the first that no
+# host route covers is used.
 CANDIDATE_RANGES = ("10.241.0.0/16", "10.242.0.0/16", "10.243.0.0/16", "10.244.0.0/16")
 
 
@@ -36,12 +45,8 @@ class OwnEngineError(RuntimeError):
 
 def _routed_networks() -> list[ipaddress.IPv4Network]:
     out = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, text=True, check=True).stdout
-    nets = []
-    for line in out.splitlines():
-        first = line.split()[0]
-        if first != "default":
-            nets.append(ipaddress.ip_network(first, strict=False))
-    return nets
+    return [ipaddress.ip_network(line.split()[0], strict=False) for line in out.splitlines()
+            if line and line.split()[0] != "default"]
 
 
 def free_range(candidates: Iterable[str] = CANDIDATE_RANGES) -> ipaddress.IPv4Network:
@@ -53,69 +58,85 @@ def free_range(candidates: Iterable[str] = CANDIDATE_RANGES) -> ipaddress.IPv4Ne
     raise OwnEngineError(f"every candidate address range is routed already: {list(candidates)}")
 
 
+def _ip(*args: str) -> None:
+    proc = subprocess.run(["ip", *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise OwnEngineError(f"ip {' '.join(args)}: {proc.stderr.strip()}")
+
+
 class OwnEngine:
     def __init__(self, root: Path, *, daemon_config: Optional[Mapping[str, Any]] = None, name: str = "mse") -> None:
         self.root = Path(root)
         self.name = name
+        self.netns = f"{name}-{os.getpid()}"
+        self.veth = f"{name}{os.getpid() % 100000}"
         self.daemon_config = dict(daemon_config or {})
         self.socket = self.root / "docker.sock"
         self.pidfile = self.root / "docker.pid"
         self.log = self.root / "dockerd.log"
-        self.bridge = f"{name}br0"
         self.range: Optional[ipaddress.IPv4Network] = None
         self.proc: Optional[subprocess.Popen] = None
 
     # --- addresses ---------------------------------------------------------------------------
+
+    def _subnet(self, index: int) -> ipaddress.IPv4Network:
+        assert self.range is not None
+        return list(self.range.subnets(new_prefix=24))[index]
 
     @property
     def host(self) -> str:
         return f"unix://{self.socket}"
 
     @property
-    def gateway(self) -> str:
-        """The default bridge's address on the host (this engine's `docker0` gateway)."""
-        assert self.range is not None
-        return str(list(self.range.subnets(new_prefix=24))[-1][1])
+    def host_ip(self) -> str:
+        """The host's end of the veth link."""
+        return str(self._subnet(-2)[1])
 
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "DOCKER_HOST": self.host}
+    @property
+    def engine_ip(self) -> str:
+        """The namespace's end of the veth link: where the tests reach published ports."""
+        return str(self._subnet(-2)[2])
+
+    @property
+    def gateway(self) -> str:
+        """The engine's default bridge (its `docker0`, inside the namespace)."""
+        return str(self._subnet(-1)[1])
 
     def client(self, timeout: int = 120) -> docker.APIClient:
         return docker.APIClient(base_url=self.host, version="auto", timeout=timeout)
-
-    def docker(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
-        """The docker CLI against this engine."""
-        return subprocess.run(["docker", "-H", self.host, *args], capture_output=True, text=True, **kwargs)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     def start(self, timeout: float = 60) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        if self.range is None:
-            self.range = free_range()
-            bridge_net = list(self.range.subnets(new_prefix=24))[-1]
-            subprocess.run(["ip", "link", "add", self.bridge, "type", "bridge"], check=True)
-            subprocess.run(["ip", "addr", "add", f"{self.gateway}/{bridge_net.prefixlen}", "dev", self.bridge], check=True)
-            subprocess.run(["ip", "link", "set", self.bridge, "up"], check=True)
-            pools_net = list(self.range.subnets(new_prefix=17))[0]
-            config = {
-                **self.daemon_config,
-                "default-address-pools": [{"base": str(pools_net), "size": 24}],
-            }
-            (self.root / "daemon.json").write_text(json.dumps(config, indent=1))
+        self.range = free_range()
+        _ip("netns", "add", self.netns)
+        peer = f"{self.veth}n"
+        _ip("link", "add", self.veth, "type", "veth", "peer", "name", peer)
+        _ip("link", "set", peer, "netns", self.netns)
+        _ip("addr", "add", f"{self.host_ip}/24", "dev", self.veth)
+        _ip("link", "set", self.veth, "up")
+        _ip("-n", self.netns, "addr", "add", f"{self.engine_ip}/24", "dev", peer)
+        _ip("-n", self.netns, "link", "set", peer, "up")
+        _ip("-n", self.netns, "link", "set", "lo", "up")
+        _ip("-n", self.netns, "route", "add", "default", "via", self.host_ip)
+        config = {
+            **self.daemon_config,
+            "bip": f"{self.gateway}/24",
+            "default-address-pools": [{"base": str(list(self.range.subnets(new_prefix=17))[0]), "size": 24}],
+        }
+        (self.root / "daemon.json").write_text(json.dumps(config, indent=1))
         self._launch(timeout)
 
     def _launch(self, timeout: float) -> None:
         args = [
+            "nsenter", f"--net=/run/netns/{self.netns}", "--",
             "dockerd",
             f"--data-root={self.root / 'data'}",
             f"--exec-root={self.root / 'x'}",
             f"--pidfile={self.pidfile}",
             f"-H={self.host}",
             f"--config-file={self.root / 'daemon.json'}",
-            f"--bridge={self.bridge}",
-            "--iptables=false",
-            "--ip-masq=false",
         ]
         log = open(self.log, "ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -156,22 +177,19 @@ class OwnEngine:
         return time.monotonic() - started
 
     def stop(self) -> None:
-        """Remove every container, stop dockerd, remove its bridge and its files."""
+        """Remove every container, stop dockerd, remove its namespace (and veth) and its files."""
         if self.proc is not None and self.proc.poll() is None:
             try:
                 api = self.client(timeout=30)
                 for container in api.containers(all=True):
                     api.remove_container(container["Id"], v=True, force=True)
-                for net in api.networks():
-                    if net["Name"] not in ("bridge", "host", "none"):
-                        api.remove_network(net["Id"])  # its bridge interface would outlive dockerd
             except Exception:
                 pass
         self._terminate()
         if self.range is not None:
-            subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True)
+            subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)  # takes the veth pair along
+            subprocess.run(["ip", "link", "del", self.veth], capture_output=True)
             self.range = None
-        # The data root holds overlay mounts only while dockerd runs; it is gone now.
         subprocess.run(["rm", "-rf", "--one-file-system", str(self.root)], capture_output=True)
 
     # --- images ------------------------------------------------------------------------------

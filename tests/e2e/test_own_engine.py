@@ -2,8 +2,8 @@
 that existed before with someone else's labels, and a restart of the engine itself.
 
 The shared engine may not get a daemon.json or a restart, so this module starts a second dockerd
-(tests/e2e/own_engine.py) with its own roots, socket, bridge and address pools, loads the local
-images into it, and deploys the ci stack there through the harness (DOCKER_HOST).
+(tests/e2e/own_engine.py) with its own roots, socket and config, in a network namespace of its own,
+loads the local images into it, and deploys the ci stack there through the harness (DOCKER_HOST).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def own(images):
         engine.start()
         engine.load_images(wanted)
         REPORT["note:own-engine"] = (
-            f"own dockerd ({engine.host}, bridge {engine.bridge} {engine.gateway}): started and loaded "
+            f"own dockerd ({engine.host}, network namespace {engine.netns}): started and loaded "
             f"{len(wanted)} images in {time.monotonic() - started:.1f}s"
         )
         yield engine
@@ -63,8 +63,10 @@ def own_stack(own, tmp_path_factory):
     start_app(api)
     # The Prometheus data volume exists before the first deploy, made by someone else.
     volume = api.create_volume(f"{STACK}-prometheus-data", labels={**FOREIGN_LABELS, harness.HARNESS_LABEL: "1"})
+    # In the engine's network namespace every port is free; Prometheus is published on the
+    # namespace's end of the veth link, where this process reaches it.
     deployed = deploy_clean(STACK, tmp_path_factory.mktemp("stack-own"), docker_host=own.host,
-                            node_exporter_listen=own.gateway)
+                            bind_address=own.engine_ip, node_exporter_listen=own.gateway, ports=(19090, 19100))
     deployed.extras.update(volume_before=api.inspect_volume(volume["Name"]), first=deployed.result)
     yield deployed
     harness.destroy(state_dir=deployed.state_dir, docker_host=own.host)
