@@ -75,6 +75,12 @@ def service_container(
         "capabilities", docker.ContainerCapabilitiesArgs(drops=["ALL"])
     )
     replace_on_changes = ["healthcheck"] if "healthcheck" in container_args else []
+    security_opts = ["no-new-privileges:true"]
+    if "host" in (container_args.get("pid_mode"), container_args.get("ipc_mode")):
+        # Docker adds this itself to a container in the host's PID or IPC namespace (moby
+        # daemon/create.go, generateSecurityOpt), and the provider reads it back: declared, so
+        # that the read-back equals the declaration and `pulumi up` does not replace it each time.
+        security_opts.append("label=disable")
     return docker.Container(
         f"{name}-container",
         name=settings.container_name(service),
@@ -83,7 +89,7 @@ def service_container(
         memory=memory_mb,
         memory_swap=memory_mb,
         capabilities=capabilities,
-        security_opts=["no-new-privileges:true"],
+        security_opts=security_opts,
         labels=labels,
         log_driver="local",
         **container_args,

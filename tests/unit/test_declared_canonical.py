@@ -3,7 +3,8 @@
 The real program runs under mocks with every service on; each container's inputs become the
 Engine API request the provider sends (the e2e harness' `container_spec`), Docker stores it as
 its daemon would (moby: durations in nanoseconds, the daemon's default log-opts merged in when
-the driver matches, MemorySwap -1 without swap accounting), and the provider's Read turns that
+the driver matches, `label=disable` added for the host's PID namespace, MemorySwap -1 without swap
+accounting), and the provider's Read turns that
 into the state the next `pulumi up` diffs the inputs against (tests/support/provider_state.py).
 """
 
@@ -34,6 +35,13 @@ def stored_by_docker(inputs: dict, *, daemon_log: dict | None = None, swap_limit
         log["Type"] = default["Type"]
     if log["Type"] == default["Type"]:
         log["Config"] = {**default["Config"], **log["Config"]}
+    # daemon/create.go generateSecurityOpt: the host's PID or IPC namespace (or privileged)
+    # without a label option of the caller's gets `label=disable`.
+    opts = host.get("SecurityOpt") or []
+    if not any(o.startswith("label") for o in opts) and (
+        host.get("PidMode") == "host" or host.get("IpcMode") == "host" or host.get("Privileged")
+    ):
+        host["SecurityOpt"] = [*opts, "label=disable"]
     # daemon/daemon_unix.go verifyPlatformContainerResources: without swap accounting.
     if not swap_limit and host.get("Memory", 0) > 0 and host.get("MemorySwap", 0) != -1:
         host["MemorySwap"] = -1
