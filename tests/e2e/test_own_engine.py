@@ -112,7 +112,7 @@ def test_a_data_volume_that_existed_with_other_labels_is_adopted_as_it_is_and_ke
     assert (now["CreatedAt"], now["Labels"]) == (before["CreatedAt"], before["Labels"])
     assert {k: now["Labels"][k] for k in FOREIGN_LABELS} == FOREIGN_LABELS and "monstack.volume" not in now["Labels"]
     result = own_stack.deploy(refresh=True)
-    assert [a["op"] for a in result.actions if a["type"] == harness.VOLUME] == ["same"]
+    assert [a["op"] for a in result.actions if a["type"] == harness.VOLUME] == ["refresh", "same"]
     mounted = [m for m in api.inspect_container(f"{own_stack.name}-prometheus")["Mounts"] if m["Destination"] == "/prometheus"]
     assert [(m["Type"], m["Name"]) for m in mounted] == [("volume", before["Name"])]
 
