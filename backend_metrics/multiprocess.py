@@ -3,8 +3,11 @@
 - `PROMETHEUS_MULTIPROC_DIR` is set in the environment before Python starts (so
   before prometheus_client is imported); every worker writes its values there.
 - Each scrape collects the directory into a fresh registry (`scrape_registry`).
-- When a worker exits, gunicorn's ``child_exit`` hook calls `mark_process_dead`
-  (see `child_exit` and examples/helpdesk/gunicorn.conf.py).
+- When a worker exits, gunicorn's ``child_exit`` hook (`child_exit`, wired in
+  examples/helpdesk/gunicorn.conf.py) folds its files into one archive per type
+  (`backend_metrics.fold`), and every scrape first folds workers that died
+  without the hook: the directory stays bounded by the live workers, and so does
+  the cost of a scrape, however many workers were recycled.
 - A missing, non-directory or unwritable directory fails at start
   (`check_multiprocess_dir`), not with an empty ``/metrics`` later.
 """
@@ -18,10 +21,14 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, PlatformCollector, values
 from prometheus_client import multiprocess as _mp
+from prometheus_client.registry import Collector
+
+from backend_metrics.fold import JOURNAL, fold_dead_workers, swept
 
 __all__ = [
     "ENV_VAR",
     "MultiprocessConfigError",
+    "FoldingCollector",
     "check_multiprocess_dir",
     "child_exit",
     "clear_multiprocess_dir",
@@ -87,27 +94,42 @@ def scrape_registry() -> CollectorRegistry:
     if not os.path.isdir(path):
         raise MultiprocessConfigError(f"{ENV_VAR}={path!r} does not exist or is not a directory")
     registry = CollectorRegistry()
-    _mp.MultiProcessCollector(registry, path=path)
+    registry.register(FoldingCollector(path))
     # python_info is the same in every worker; per-process collectors (CPU, memory, GC) are
     # not exported in multiprocess mode, as prometheus_client documents.
     PlatformCollector(registry=registry)
     return registry
 
 
+class FoldingCollector(Collector):
+    """prometheus_client's `MultiProcessCollector` reading, under the fold lock, after
+    finishing any interrupted fold and folding workers that died without the hook."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def collect(self):
+        with swept(self.path):
+            files = glob.glob(os.path.join(self.path, "*.db"))
+            return _mp.MultiProcessCollector.merge(files, accumulate=True)
+
+
 def mark_process_dead(pid: int, path: str | None = None) -> None:
-    """Forget a dead worker's live gauges (prometheus_client's bookkeeping)."""
+    """A worker exited: fold its values into the archives and drop its live gauges."""
     path = path or multiprocess_dir()
     if path is not None:
-        _mp.mark_process_dead(pid, path)
+        fold_dead_workers(path, [pid])
 
 
 def clear_multiprocess_dir(path: str | None = None) -> None:
-    """Remove the *.db files a previous run left behind (do this before workers start)."""
+    """Remove the files a previous run left behind (do this before workers start)."""
     path = path or multiprocess_dir()
     if path is None:
         return
-    for name in glob.glob(os.path.join(path, "*.db")):
-        os.remove(name)
+    patterns = ("*.db", "*.dead", "*.next", JOURNAL, JOURNAL + ".tmp")
+    for pattern in patterns:
+        for name in glob.glob(os.path.join(path, pattern)):
+            os.remove(name)
 
 
 def on_starting(server: Any = None) -> None:
@@ -120,5 +142,5 @@ def on_starting(server: Any = None) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """gunicorn ``child_exit`` hook."""
+    """gunicorn ``child_exit`` hook (runs in the master after it reaped the worker)."""
     mark_process_dead(worker.pid)
