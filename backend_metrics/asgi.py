@@ -199,12 +199,7 @@ class InstrumentedApp:
         if end:
             # Fast path: the router left a route whose template is known and unique, and this
             # (route, method, status) was seen before: one dict lookup, one cell call.
-            route = scope.get("route")
-            fastapi_scope = scope.get("fastapi")
-            if fastapi_scope:
-                context = fastapi_scope.get("effective_route_context")
-                if context is not None and (route is None or context.original_route is route):
-                    route = context
+            route = route_key(scope)
             if route is not None:
                 cell = cells.get((id(route), scope["method"], status))
                 if cell is not None:
