@@ -142,5 +142,15 @@ def on_starting(server: Any = None) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """gunicorn ``child_exit`` hook (runs in the master after it reaped the worker)."""
-    mark_process_dead(worker.pid)
+    """gunicorn ``child_exit`` hook (runs in the master after it reaped the worker).
+
+    A failed fold (a full disk...) is logged, not raised: an exception here would stop
+    gunicorn's master.  Nothing is lost: the files stay, and the next scrape's sweep or
+    the next fold finishes the work.
+    """
+    try:
+        mark_process_dead(worker.pid)
+    except Exception:
+        log = getattr(server, "log", None)
+        if log is not None:
+            log.exception("backend_metrics: folding the files of worker %s failed; the next scrape retries", worker.pid)

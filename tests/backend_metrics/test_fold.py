@@ -189,3 +189,24 @@ def test_a_fold_interrupted_at_any_point_neither_loses_nor_doubles_a_count(tmp_p
         assert_same(totals(path), expected_totals(all_workers, alive=set()))
     assert leftovers(path) == []
     assert len(list(path.glob("*.db"))) == 3  # one archive per type, whatever the history
+
+
+def test_a_failing_fold_in_child_exit_is_logged_and_does_not_stop_the_master(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from backend_metrics import multiprocess
+
+    monkeypatch.setenv(multiprocess.ENV_VAR, str(tmp_path))
+    write_worker(tmp_path, 10000031, {"/tickets": 4})
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fold._Fold, "merge", disk_full)
+    logged = []
+    server = SimpleNamespace(log=SimpleNamespace(exception=lambda message, *args: logged.append(message % args)))
+    multiprocess.child_exit(server, SimpleNamespace(pid=10000031))
+    assert logged and "10000031" in logged[0]
+    monkeypatch.undo()
+    with swept(str(tmp_path), is_alive=lambda pid: False):  # the next scrape finishes the fold
+        assert totals(tmp_path)[("http_requests_total", (("method", "GET"), ("route", "/tickets"), ("status", "200")))] == 4
