@@ -15,12 +15,16 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import tempfile
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, PlatformCollector, values
 from prometheus_client import multiprocess as _mp
+from prometheus_client.metrics_core import Metric
+from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.registry import Collector
 
 from backend_metrics.fold import JOURNAL, fold_dead_workers, swept
@@ -33,6 +37,7 @@ __all__ = [
     "child_exit",
     "clear_multiprocess_dir",
     "mark_process_dead",
+    "merge_files",
     "multiprocess_dir",
     "on_starting",
     "scrape_registry",
@@ -101,8 +106,42 @@ def scrape_registry() -> CollectorRegistry:
     return registry
 
 
+_SUMMED_TYPES = ("counter", "histogram", "summary")
+
+
+def merge_files(files: Iterable[str]) -> Iterable[Metric]:
+    """What prometheus_client's ``MultiProcessCollector.merge(files, accumulate=True)`` returns,
+    faster when several workers hold the same series.
+
+    The stock merge builds a sample object per series per file, then sums them.  Here the
+    values of counters, histograms and summaries are first summed per raw file key (a float
+    addition per series per file), so the stock accumulation sees each series once; gauges,
+    whose modes need every worker's value, go through the stock reading unchanged.
+    """
+    summed: dict[str, dict[str, float]] = {}
+    others = []
+    for file in files:
+        kind = os.path.basename(file).split("_")[0]
+        if kind not in _SUMMED_TYPES:
+            others.append(file)
+            continue
+        values = summed.setdefault(kind, {})
+        get = values.get
+        for key, value, _timestamp, _position in MmapedDict.read_all_values_from_file(file):
+            values[key] = get(key, 0.0) + value
+    metrics = _mp.MultiProcessCollector._read_metrics(others)
+    for kind, values in summed.items():
+        for key, value in values.items():
+            metric_name, name, labels, help_text = json.loads(key)
+            metric = metrics.get(metric_name)
+            if metric is None:
+                metric = metrics[metric_name] = Metric(metric_name, help_text, kind)
+            metric.add_sample(name, tuple(sorted(labels.items())), value)
+    return _mp.MultiProcessCollector._accumulate_metrics(metrics, True)
+
+
 class FoldingCollector(Collector):
-    """prometheus_client's `MultiProcessCollector` reading, under the fold lock, after
+    """prometheus_client's multiprocess merge (`merge_files`), under the fold lock, after
     finishing any interrupted fold and folding workers that died without the hook."""
 
     def __init__(self, path: str) -> None:
@@ -111,7 +150,7 @@ class FoldingCollector(Collector):
     def collect(self):
         with swept(self.path):
             files = glob.glob(os.path.join(self.path, "*.db"))
-            return _mp.MultiProcessCollector.merge(files, accumulate=True)
+            return merge_files(files)
 
 
 def mark_process_dead(pid: int, path: str | None = None) -> None:
