@@ -33,10 +33,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from backend_metrics.asgi_routes import ROUTE_SCOPE_KEY, RouteTable, route_key
 from backend_metrics.exposition import render
 from backend_metrics.factory import DEFAULT_BUCKETS
 from backend_metrics.guard import DEFAULT_MAX_SERIES
-from backend_metrics.asgi_routes import ROUTE_SCOPE_KEY, RouteTable, route_key
 from backend_metrics.names import DEFAULT_METRICS_PATH, ROUTE_UNMATCHED, STANDARD_METHODS
 from backend_metrics.recorder import CLIENT_CLOSED, HttpRecorder
 
