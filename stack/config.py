@@ -14,6 +14,8 @@ from typing import Any, Mapping, Optional
 import pulumi
 from pydantic import ValidationError
 
+from catalogue.mongodb_uri import MongoUriError, parse_mongodb_uri
+
 from .settings import SECRET_KEYS, Settings
 
 __all__ = ["NAMESPACE", "ConfigError", "Secrets", "load", "settings_from_mapping"]
@@ -36,6 +38,8 @@ class Secrets:
 
     grafana_admin_password: Optional[pulumi.Output[str]]
     mongodb_uri: Optional[pulumi.Output[str]]
+    # Not secret: whether the URI names one host the exporter may connect to directly.
+    mongodb_direct_connect: bool = True
 
 
 def _key_path(loc: tuple) -> str:
@@ -90,6 +94,15 @@ def load() -> tuple[Settings, Secrets]:
             )
     if problems:
         raise ConfigError.listing(problems)
+    direct_connect = True
+    if "mongodbUri" in raw:
+        try:
+            direct_connect = parse_mongodb_uri(raw["mongodbUri"]).direct_connect
+        except MongoUriError as err:
+            # The value is a secret: say what is wrong with it, never what it is.
+            problems.append(f"{NAMESPACE}:mongodbUri: not a valid MongoDB connection string ({err})")
+    if problems:
+        raise ConfigError.listing(problems)
     plain = {key: value for key, value in raw.items() if key not in SECRET_KEYS}
     settings = settings_from_mapping(plain, default_name=f"monstack-{pulumi.get_stack()}")
 
@@ -97,6 +110,7 @@ def load() -> tuple[Settings, Secrets]:
     secrets = Secrets(
         grafana_admin_password=config.get_secret("grafanaAdminPassword"),
         mongodb_uri=config.get_secret("mongodbUri"),
+        mongodb_direct_connect=direct_connect,
     )
     if settings.mongodb_exporter.enabled and secrets.mongodb_uri is None:
         raise ConfigError.listing(
