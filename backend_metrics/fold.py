@@ -98,8 +98,12 @@ def pid_is_alive(pid: int) -> bool:
 
 @contextlib.contextmanager
 def locked(path: str) -> Iterator[None]:
-    """Exclusive lock on the directory's fold lock file (folds and scrapes)."""
-    fd = os.open(os.path.join(path, LOCK_FILE), os.O_CREAT | os.O_RDWR, 0o600)
+    """Exclusive lock on the directory's fold lock file (folds and scrapes).
+
+    Opened read-only (``flock`` needs no write access): gunicorn's master may create
+    it as root while workers that dropped privileges (``--user``) must lock it too.
+    """
+    fd = os.open(os.path.join(path, LOCK_FILE), os.O_CREAT | os.O_RDONLY, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
