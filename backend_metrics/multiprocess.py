@@ -27,7 +27,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.registry import Collector
 
-from backend_metrics.fold import JOURNAL, fold_dead_workers, swept
+from backend_metrics.fold import JOURNAL, fold_dead_workers, pid_is_alive, swept
 
 __all__ = [
     "ENV_VAR",
@@ -88,10 +88,13 @@ def check_multiprocess_dir() -> str | None:
     return path
 
 
-def scrape_registry() -> CollectorRegistry:
+def scrape_registry(*, sweep: bool = True) -> CollectorRegistry:
     """A fresh registry that reads every worker's values from the multiprocess directory.
 
-    Only reads: it also works in a process that records nothing (a sidecar exporter).
+    It also works in a process that records nothing (a sidecar exporter).  sweep: fold
+    the files of pids whose process is gone first (workers that died without the
+    ``child_exit`` hook).  Pass False in a process that cannot see the workers' pids
+    (a sidecar in another pid namespace would take live workers for dead ones).
     """
     path = multiprocess_dir()
     if path is None:
@@ -99,7 +102,7 @@ def scrape_registry() -> CollectorRegistry:
     if not os.path.isdir(path):
         raise MultiprocessConfigError(f"{ENV_VAR}={path!r} does not exist or is not a directory")
     registry = CollectorRegistry()
-    registry.register(FoldingCollector(path))
+    registry.register(FoldingCollector(path, sweep=sweep))
     # python_info is the same in every worker; per-process collectors (CPU, memory, GC) are
     # not exported in multiprocess mode, as prometheus_client documents.
     PlatformCollector(registry=registry)
@@ -142,15 +145,20 @@ def merge_files(files: Iterable[str]) -> Iterable[Metric]:
 
 class FoldingCollector(Collector):
     """prometheus_client's multiprocess merge (`merge_files`), under the fold lock, after
-    finishing any interrupted fold and folding workers that died without the hook."""
+    finishing any interrupted fold and (with `sweep`) folding workers that died without the hook."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, sweep: bool = True) -> None:
         self.path = path
+        self.sweep = sweep
 
     def collect(self):
-        with swept(self.path):
+        with swept(self.path, is_alive=pid_is_alive if self.sweep else _every_pid_alive):
             files = glob.glob(os.path.join(self.path, "*.db"))
             return merge_files(files)
+
+
+def _every_pid_alive(pid: int) -> bool:
+    return True
 
 
 def mark_process_dead(pid: int, path: str | None = None) -> None:

@@ -210,3 +210,19 @@ def test_a_failing_fold_in_child_exit_is_logged_and_does_not_stop_the_master(tmp
     monkeypatch.undo()
     with swept(str(tmp_path), is_alive=lambda pid: False):  # the next scrape finishes the fold
         assert totals(tmp_path)[("http_requests_total", (("method", "GET"), ("route", "/tickets"), ("status", "200")))] == 4
+
+
+def test_a_scrape_without_sweep_folds_nothing_it_cannot_see_die(tmp_path, monkeypatch):
+    """A sidecar in another pid namespace sees every worker pid as gone: it must not fold them."""
+    from prometheus_client import generate_latest
+
+    from backend_metrics import multiprocess
+
+    monkeypatch.setenv(multiprocess.ENV_VAR, str(tmp_path))
+    write_worker(tmp_path, 10_000_077, {"/tickets": 6})  # a pid no process here can have
+    body = generate_latest(multiprocess.scrape_registry(sweep=False)).decode()
+    assert 'http_requests_total{method="GET",route="/tickets",status="200"} 6.0' in body
+    assert (tmp_path / "counter_10000077.db").exists()
+    generate_latest(multiprocess.scrape_registry())  # the default sweeps it into the archive
+    assert not (tmp_path / "counter_10000077.db").exists()
+    assert totals(tmp_path)[("http_requests_total", (("method", "GET"), ("route", "/tickets"), ("status", "200")))] == 6
