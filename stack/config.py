@@ -8,12 +8,14 @@ resource is registered.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 import pulumi
 from pydantic import ValidationError
 
+from .alerting_settings import RECEIVER_TYPES
 from .settings import SECRET_KEYS, Settings
 
 __all__ = ["NAMESPACE", "ConfigError", "Secrets", "load", "settings_from_mapping"]
@@ -38,7 +40,17 @@ class Secrets:
     mongodb_uri: Optional[pulumi.Output[str]]
 
 
+_NESTED_KEY_RE = re.compile(r"^(?P<key>[a-z][A-Za-z0-9]*(?:\[[0-9]+\]|\.[a-z][A-Za-z0-9]*)*): (?P<message>.*)$", re.S)
+
+
 def _key_path(loc: tuple) -> str:
+    # A receiver's errors carry its `type` after the list index (pydantic's discriminated
+    # union); the user wrote `receivers[0].url`, not `receivers[0].webhook.url`.
+    loc = tuple(
+        part
+        for index, part in enumerate(loc)
+        if not (index and isinstance(loc[index - 1], int) and part in RECEIVER_TYPES)
+    )
     head, *rest = [str(part) for part in loc] or ["(root)"]
     path = f"{NAMESPACE}:{head}"
     for part in rest:
@@ -68,7 +80,14 @@ def settings_from_mapping(raw: Mapping[str, Any], *, default_name: str = "monsta
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = "unknown setting (check the spelling; see README 'Settings')"
-            problems.append(f"{_key_path(error['loc'])}: {message}")
+            loc = tuple(error["loc"])
+            # A model's own check names the key below it as `sub.key[0]: message`.
+            nested = _NESTED_KEY_RE.match(message)
+            if nested and error["type"] == "value_error":
+                key = _key_path(loc)
+                problems.append(f"{key + '.' if loc else key + ':'}{nested['key']}: {nested['message']}")
+                continue
+            problems.append(f"{_key_path(loc)}: {message}")
         raise ConfigError.listing(problems) from None
 
 
