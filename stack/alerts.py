@@ -1,12 +1,14 @@
 """Alerting rules, rendered from typed rules and the shared metric names (no name typed here).
 
-Prometheus evaluates them and shows them under /alerts (and Grafana's alert list); routing
-them to people needs an Alertmanager, which this stack does not deploy yet.
+Prometheus evaluates them and sends the firing ones to Alertmanager (stack/alertmanager_config.py
+routes them by severity).  Every rule links its runbook: a section of docs/runbooks.md whose
+anchor is the alert's name in lower case.  The rules about the monitoring pipeline itself
+(Watchdog, Prometheus' and Alertmanager's health) are in stack/health_rules.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from backend_metrics import names as backend
 from dashboards.metrics import mongodb_exporter_v0_47 as mongodb
@@ -16,7 +18,7 @@ from dashboards.promql import aggregate, eq, increase, nre, rate, re, selector
 from . import names
 from .settings import Settings
 
-__all__ = ["AlertRule", "alert_rules", "render_alert_rules"]
+__all__ = ["AlertRule", "alert_rules", "render_alert_rules", "runbook_anchor", "unknown_for_overrides"]
 
 # Windows of the rates the alerts use: long enough to hold several scrapes at any allowed interval.
 _WINDOW = "5m"
@@ -32,14 +34,24 @@ class AlertRule:
     description: str
     labels: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self, *, runbook_base_url: str) -> dict:
         return {
             "alert": self.name,
             "expr": self.expr,
             "for": self.duration,
             "labels": {"severity": self.severity, **self.labels},
-            "annotations": {"summary": self.summary, "description": self.description},
+            "annotations": {
+                "summary": self.summary,
+                # `$for` in a description is the rule's `for` duration (overrides included).
+                "description": self.description.replace("$for", self.duration),
+                "runbook_url": f"{runbook_base_url}#{runbook_anchor(self.name)}",
+            },
         }
+
+
+def runbook_anchor(alert: str) -> str:
+    """The anchor of the alert's section in docs/runbooks.md (`## TargetDown` -> `targetdown`)."""
+    return alert.lower()
 
 
 def _backend_rules() -> list[AlertRule]:
@@ -128,8 +140,7 @@ def _host_rules() -> list[AlertRule]:
     ]
 
 
-def alert_rules(settings: Settings) -> list[AlertRule]:
-    """The rules for the services these settings deploy."""
+def _service_rules(settings: Settings) -> list[AlertRule]:
     rules = [
         AlertRule(
             "TargetDown",
@@ -137,7 +148,7 @@ def alert_rules(settings: Settings) -> list[AlertRule]:
             "2m",
             "critical",
             "Prometheus cannot scrape a target",
-            "{{ $labels.job }} at {{ $labels.instance }} has been down for 2 minutes.",
+            "{{ $labels.job }} at {{ $labels.instance }} has not answered a scrape for $for.",
         ),
         *_backend_rules(),
     ]
@@ -148,5 +159,37 @@ def alert_rules(settings: Settings) -> list[AlertRule]:
     return rules
 
 
+def _groups(settings: Settings) -> dict[str, list[AlertRule]]:
+    # Imported here: stack.health_rules builds on AlertRule from this module.
+    from .health_rules import alertmanager_rules, prometheus_rules, watchdog_rule
+
+    overrides = settings.alert_rules.for_overrides
+    groups = {
+        "monstack": _service_rules(settings),
+        "monstack-meta": [watchdog_rule(), *prometheus_rules(settings), *alertmanager_rules(settings)],
+    }
+    return {
+        group: [replace(rule, duration=overrides.get(rule.name, rule.duration)) for rule in rules]
+        for group, rules in groups.items()
+    }
+
+
+def alert_rules(settings: Settings) -> list[AlertRule]:
+    """The rules for the services these settings deploy (with alertRules.forOverrides applied)."""
+    return [rule for rules in _groups(settings).values() for rule in rules]
+
+
+def unknown_for_overrides(settings: Settings) -> list[str]:
+    """Names in alertRules.forOverrides that are no rule of these settings."""
+    known = {rule.name for rule in alert_rules(settings)}
+    return sorted(set(settings.alert_rules.for_overrides) - known)
+
+
 def render_alert_rules(settings: Settings) -> dict:
-    return {"groups": [{"name": "monstack", "rules": [rule.to_dict() for rule in alert_rules(settings)]}]}
+    base = settings.alert_rules.runbook_base_url
+    return {
+        "groups": [
+            {"name": group, "rules": [rule.to_dict(runbook_base_url=base) for rule in rules]}
+            for group, rules in _groups(settings).items()
+        ]
+    }

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 import pulumi
 from pydantic import ValidationError
 
 from .alerting_settings import RECEIVER_TYPES
+from .alerting_secrets import RECEIVER_SECRETS_KEY, alerting_problems, receiver_secret_values, web_security
+from .alertmanager_config import receiver_credentials
 from .settings import SECRET_KEYS, Settings
+from .webauth import WebSecurity
 
 __all__ = ["NAMESPACE", "ConfigError", "Secrets", "load", "settings_from_mapping"]
 
@@ -38,6 +41,14 @@ class Secrets:
 
     grafana_admin_password: Optional[pulumi.Output[str]]
     mongodb_uri: Optional[pulumi.Output[str]]
+    # Receiver name -> its credential (see stack.alerting_secrets).
+    receiver_credentials: dict = field(default_factory=dict)
+    web_password: Optional[pulumi.Output[str]] = None
+    web_tls_cert: Optional[pulumi.Output[str]] = None
+    web_tls_key: Optional[pulumi.Output[str]] = None
+    web_tls_ca: Optional[pulumi.Output[str]] = None
+    # Which of the web secrets are set (no values): basic auth and TLS on or off.
+    web: WebSecurity = WebSecurity()
 
 
 _NESTED_KEY_RE = re.compile(r"^(?P<key>[a-z][A-Za-z0-9]*(?:\[[0-9]+\]|\.[a-z][A-Za-z0-9]*)*): (?P<message>.*)$", re.S)
@@ -112,10 +123,28 @@ def load() -> tuple[Settings, Secrets]:
     plain = {key: value for key, value in raw.items() if key not in SECRET_KEYS}
     settings = settings_from_mapping(plain, default_name=f"monstack-{pulumi.get_stack()}")
 
+    problems = alerting_problems(settings, raw)
+    if problems:
+        raise ConfigError.listing(problems)
+
     config = pulumi.Config(NAMESPACE)
+    credentials = {}
+    if settings.alertmanager.enabled:
+        # Values stay Pulumi secrets: each is read from the secret object inside an apply.
+        receiver_object = config.get_secret_object(RECEIVER_SECRETS_KEY)
+        for name in receiver_credentials(settings.alertmanager):
+            credentials[name] = pulumi.Output.secret(
+                receiver_object.apply(lambda values, name=name: str(receiver_secret_values(values)[name]))
+            )
     secrets = Secrets(
         grafana_admin_password=config.get_secret("grafanaAdminPassword"),
         mongodb_uri=config.get_secret("mongodbUri"),
+        receiver_credentials=credentials,
+        web_password=config.get_secret("webPassword"),
+        web_tls_cert=config.get_secret("webTlsCert"),
+        web_tls_key=config.get_secret("webTlsKey"),
+        web_tls_ca=config.get_secret("webTlsCa"),
+        web=web_security(settings, raw),
     )
     if settings.mongodb_exporter.enabled and secrets.mongodb_uri is None:
         raise ConfigError.listing(

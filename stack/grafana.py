@@ -10,6 +10,8 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from . import names
+from .alerting_render import GRAFANA_SECRETS_DIR
+from .config import Secrets
 from .containers import healthcheck, service_container
 from .render import (
     GRAFANA_DASHBOARD_PROVIDER_FILE,
@@ -21,6 +23,7 @@ from .render import (
 )
 from .settings import Settings
 from .volumes import kept_volume
+from .web_uploads import client_uploads
 
 __all__ = ["Grafana", "ADMIN_PASSWORD_FILE"]
 
@@ -41,10 +44,12 @@ class Grafana(pulumi.ComponentResource):
         dashboards: Mapping[str, str],
         admin_password: Optional[pulumi.Output[str]],
         monitoring_network: pulumi.Input[str],
+        secrets: Optional[Secrets] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         super().__init__("monstack:index:Grafana", name, None, opts)
         graf = settings.grafana
+        secrets = secrets or Secrets(grafana_admin_password=None, mongodb_uri=None)
         if admin_password is None:
             generated = random.RandomPassword(
                 f"{name}-admin-password",
@@ -56,7 +61,7 @@ class Grafana(pulumi.ComponentResource):
         self.admin_password = pulumi.Output.secret(admin_password)
 
         files = {
-            GRAFANA_DATASOURCE_FILE: to_yaml(render_grafana_datasources(settings)),
+            GRAFANA_DATASOURCE_FILE: to_yaml(render_grafana_datasources(settings, secrets.web)),
             GRAFANA_DASHBOARD_PROVIDER_FILE: to_yaml(render_grafana_dashboard_provider(settings)),
         }
         for filename, text in sorted(dashboards.items()):
@@ -67,6 +72,8 @@ class Grafana(pulumi.ComponentResource):
         # The password reaches Grafana as a file, not an environment variable, so it is not
         # shown by `docker inspect`; Pulumi keeps the upload's content as a secret.
         uploads.append(docker.ContainerUploadArgs(file=ADMIN_PASSWORD_FILE, content=self.admin_password))
+        # The datasources' credentials for Prometheus and Alertmanager behind web auth ($__file{}).
+        uploads += client_uploads(secrets, GRAFANA_SECRETS_DIR)
 
         self.volume = kept_volume(f"{name}-data", settings.grafana_volume, settings, parent=self)
         self.container = service_container(

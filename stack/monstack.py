@@ -7,6 +7,7 @@ from typing import Mapping, Optional
 import pulumi
 import pulumi_docker as docker
 
+from .alertmanager import Alertmanager
 from .config import Secrets
 from .exporters import Cadvisor, MongodbExporter, NodeExporter
 from .grafana import Grafana
@@ -26,6 +27,7 @@ class MonitoringStack(pulumi.ComponentResource):
 
     prometheus_url: pulumi.Output[str]
     grafana_url: Optional[pulumi.Output[str]]
+    alertmanager_url: Optional[pulumi.Output[str]]
     grafana_admin_password: Optional[pulumi.Output[str]]
     network_name: pulumi.Output[str]
     app_network_name: pulumi.Output[str]
@@ -65,6 +67,7 @@ class MonitoringStack(pulumi.ComponentResource):
         self.prometheus = Prometheus(
             f"{name}-prometheus",
             settings,
+            secrets=secrets,
             monitoring_network=monitoring.name,
             app_network=app_network_name,
             opts=child,
@@ -77,7 +80,13 @@ class MonitoringStack(pulumi.ComponentResource):
                 dashboards=dashboards,
                 admin_password=secrets.grafana_admin_password,
                 monitoring_network=monitoring.name,
+                secrets=secrets,
                 opts=child,
+            )
+        self.alertmanager = None
+        if settings.alertmanager.enabled:
+            self.alertmanager = Alertmanager(
+                f"{name}-alertmanager", settings, secrets, monitoring_network=monitoring.name, opts=child
             )
         if settings.mongodb_exporter.enabled:
             if secrets.mongodb_uri is None:
@@ -97,6 +106,7 @@ class MonitoringStack(pulumi.ComponentResource):
 
         self.prometheus_url = self.prometheus.url
         self.grafana_url = self.grafana.url if self.grafana else None
+        self.alertmanager_url = self.alertmanager.url if self.alertmanager else None
         self.grafana_admin_password = self.grafana.admin_password if self.grafana else None
         self.network_name = monitoring.name
         self.app_network_name = pulumi.Output.from_input(app_network_name)
@@ -104,6 +114,7 @@ class MonitoringStack(pulumi.ComponentResource):
             {
                 "prometheus_url": self.prometheus_url,
                 "grafana_url": self.grafana_url,
+                "alertmanager_url": self.alertmanager_url,
                 "network_name": self.network_name,
                 "app_network_name": self.app_network_name,
             }

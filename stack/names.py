@@ -10,6 +10,8 @@ __all__ = [
     "JOB_MONGODB_EXPORTER",
     "JOB_NODE_EXPORTER",
     "JOB_CADVISOR",
+    "JOB_ALERTMANAGER",
+    "ALERTMANAGER_DATASOURCE_UID",
     "PROMETHEUS_DATASOURCE_UID",
     "GRAFANA_DASHBOARDS_DIR",
 ]
@@ -20,9 +22,11 @@ JOB_BACKEND = "backend"
 JOB_MONGODB_EXPORTER = "mongodb-exporter"
 JOB_NODE_EXPORTER = "node-exporter"
 JOB_CADVISOR = "cadvisor"
+JOB_ALERTMANAGER = "alertmanager"
 
 # The uid of the provisioned Prometheus datasource; dashboards refer to it by uid.
 PROMETHEUS_DATASOURCE_UID = "monstack-prometheus"
+ALERTMANAGER_DATASOURCE_UID = "monstack-alertmanager"
 
 # Where Grafana's file provider reads dashboards inside the container.
 GRAFANA_DASHBOARDS_DIR = "/etc/grafana/dashboards"

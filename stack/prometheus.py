@@ -7,12 +7,16 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
+from .alerting_render import PROMETHEUS_CONFIG_DIR
+from .config import Secrets
 from .containers import healthcheck, service_container
 from .alerts import render_alert_rules
 from .render import PROMETHEUS_CONFIG_FILE, PROMETHEUS_RULES_FILE, render_prometheus_config, sha256, to_yaml
 from .scrape import NODE_EXPORTER_HOST, PROMETHEUS_ALIAS, PROMETHEUS_PORT
 from .settings import Settings
 from .volumes import kept_volume
+from .web_uploads import client_uploads, server_uploads, web_config_flag
+from .webauth import healthcheck_command
 
 __all__ = ["Prometheus"]
 
@@ -27,12 +31,15 @@ class Prometheus(pulumi.ComponentResource):
         name: str,
         settings: Settings,
         *,
+        secrets: Optional[Secrets] = None,
         monitoring_network: pulumi.Input[str],
         app_network: pulumi.Input[str],
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         super().__init__("monstack:index:Prometheus", name, None, opts)
-        config_text = to_yaml(render_prometheus_config(settings))
+        secrets = secrets or Secrets(grafana_admin_password=None, mongodb_uri=None)
+        web = secrets.web
+        config_text = to_yaml(render_prometheus_config(settings, web))
         rules_text = to_yaml(render_alert_rules(settings))
         self.volume = kept_volume(f"{name}-data", settings.prometheus_volume, settings, parent=self)
         prom = settings.prometheus
@@ -44,6 +51,7 @@ class Prometheus(pulumi.ComponentResource):
         ]
         if prom.retention_size:
             command.append(f"--storage.tsdb.retention.size={prom.retention_size}")
+        command += web_config_flag(secrets, PROMETHEUS_CONFIG_DIR)
         hosts = []
         if settings.node_exporter.enabled:
             # node exporter lives in the host's network namespace, listening on the Docker
@@ -56,11 +64,14 @@ class Prometheus(pulumi.ComponentResource):
             image=prom.image,
             memory_mb=prom.memory_mb,
             parent=self,
-            config_hash=sha256(config_text, rules_text),
+            config_hash=sha256(config_text, rules_text, repr(web)),
             command=command,
             uploads=[
                 docker.ContainerUploadArgs(file=PROMETHEUS_CONFIG_FILE, content=config_text),
                 docker.ContainerUploadArgs(file=PROMETHEUS_RULES_FILE, content=rules_text),
+                # Web auth: its own server files, and the client files for itself and Alertmanager.
+                *server_uploads(secrets, PROMETHEUS_CONFIG_DIR, salt_key=f"monstack-web:{settings.name}"),
+                *client_uploads(secrets, PROMETHEUS_CONFIG_DIR),
             ],
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=TSDB_PATH)],
             ports=[docker.ContainerPortArgs(internal=PROMETHEUS_PORT, external=prom.port, ip=settings.bind_address)],
@@ -69,7 +80,10 @@ class Prometheus(pulumi.ComponentResource):
                 docker.ContainerNetworksAdvancedArgs(name=app_network),
             ],
             hosts=hosts,
-            healthcheck=healthcheck(f"http://127.0.0.1:{PROMETHEUS_PORT}/-/healthy"),
+            healthcheck=healthcheck(
+                "",
+                tests=healthcheck_command(web, config_dir=PROMETHEUS_CONFIG_DIR, port=PROMETHEUS_PORT, path="/-/healthy"),
+            ),
             wait=True,
             wait_timeout=120,
         )

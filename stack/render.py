@@ -11,8 +11,10 @@ import hashlib
 import yaml
 
 from . import names
-from .scrape import PROMETHEUS_ALIAS, PROMETHEUS_PORT, scrape_jobs
+from .alerting_render import prometheus_alerting, prometheus_datasource, render_alertmanager_datasource, scrape_job_auth
+from .scrape import scrape_jobs
 from .settings import Settings, parse_duration_seconds
+from .webauth import WebSecurity
 
 __all__ = [
     "GRAFANA_DASHBOARD_PROVIDER_FILE",
@@ -38,14 +40,14 @@ GRAFANA_DASHBOARD_PROVIDER_FILE = "/etc/grafana/provisioning/dashboards/monstack
 _DEFAULT_SCRAPE_TIMEOUT_SECONDS = 10
 
 
-def render_prometheus_config(settings: Settings) -> dict:
+def render_prometheus_config(settings: Settings, web: WebSecurity = WebSecurity()) -> dict:
     interval = settings.prometheus.scrape_interval
     timeout = settings.prometheus.scrape_timeout or (
         interval
         if parse_duration_seconds(interval) < _DEFAULT_SCRAPE_TIMEOUT_SECONDS
         else f"{_DEFAULT_SCRAPE_TIMEOUT_SECONDS}s"
     )
-    return {
+    document = {
         "global": {
             "scrape_interval": interval,
             "scrape_timeout": timeout,
@@ -54,29 +56,25 @@ def render_prometheus_config(settings: Settings) -> dict:
         },
         "rule_files": [PROMETHEUS_RULES_NAME],
         "scrape_configs": [
-            {"job_name": job.job_name, "static_configs": [{"targets": list(job.targets)}]}
+            {
+                "job_name": job.job_name,
+                "static_configs": [{"targets": list(job.targets)}],
+                **scrape_job_auth(job.job_name, web),
+            }
             for job in scrape_jobs(settings)
         ],
     }
+    alerting = prometheus_alerting(settings, web)
+    if alerting:
+        document["alerting"] = alerting
+    return document
 
 
-def render_grafana_datasources(settings: Settings) -> dict:
-    return {
-        "apiVersion": 1,
-        "datasources": [
-            {
-                "name": "Prometheus",
-                "type": "prometheus",
-                "uid": names.PROMETHEUS_DATASOURCE_UID,
-                "access": "proxy",
-                "url": f"http://{PROMETHEUS_ALIAS}:{PROMETHEUS_PORT}",
-                "isDefault": True,
-                "editable": False,
-                # Lets $__rate_interval cover at least four scrapes.
-                "jsonData": {"timeInterval": settings.prometheus.scrape_interval, "httpMethod": "POST"},
-            }
-        ],
-    }
+def render_grafana_datasources(settings: Settings, web: WebSecurity = WebSecurity()) -> dict:
+    datasources = [prometheus_datasource(settings, web)]
+    if settings.alertmanager.enabled:
+        datasources.append(render_alertmanager_datasource(settings, web))
+    return {"apiVersion": 1, "datasources": datasources}
 
 
 def render_grafana_dashboard_provider(settings: Settings) -> dict:

@@ -8,6 +8,9 @@ from . import names
 from .settings import Settings
 
 __all__ = [
+    "ALERTMANAGER_ALIAS",
+    "ALERTMANAGER_PORT",
+    "ALERTMANAGER_TARGET",
     "CADVISOR_ALIAS",
     "CADVISOR_PORT",
     "CADVISOR_TARGET",
@@ -25,6 +28,7 @@ __all__ = [
 PROMETHEUS_PORT = 9090
 MONGODB_EXPORTER_PORT = 9216
 CADVISOR_PORT = 8080
+ALERTMANAGER_PORT = 9093
 
 # Network aliases: the names by which Prometheus (and Grafana) find the services.
 # They are the job names, so a target's name says which job scrapes it.
@@ -33,6 +37,8 @@ MONGODB_EXPORTER_ALIAS = names.JOB_MONGODB_EXPORTER
 CADVISOR_ALIAS = names.JOB_CADVISOR
 MONGODB_EXPORTER_TARGET = f"{MONGODB_EXPORTER_ALIAS}:{MONGODB_EXPORTER_PORT}"
 CADVISOR_TARGET = f"{CADVISOR_ALIAS}:{CADVISOR_PORT}"
+ALERTMANAGER_ALIAS = names.JOB_ALERTMANAGER
+ALERTMANAGER_TARGET = f"{ALERTMANAGER_ALIAS}:{ALERTMANAGER_PORT}"
 
 # The name under which Prometheus finds node exporter, which runs in the host's network
 # namespace: an /etc/hosts entry in the Prometheus container pointing at its listen address.
@@ -57,4 +63,6 @@ def scrape_jobs(settings: Settings) -> tuple[ScrapeJob, ...]:
         jobs.append(ScrapeJob(names.JOB_NODE_EXPORTER, (f"{NODE_EXPORTER_HOST}:{settings.node_exporter.port}",)))
     if settings.cadvisor.enabled:
         jobs.append(ScrapeJob(names.JOB_CADVISOR, (CADVISOR_TARGET,)))
+    if settings.alertmanager.enabled:
+        jobs.append(ScrapeJob(names.JOB_ALERTMANAGER, (ALERTMANAGER_TARGET,)))
     return tuple(jobs)

@@ -111,4 +111,5 @@ def test_bad_config_fails_at_preview():
 
 def test_the_dev_stack_previews():
     deployment = run_program({}, secrets={"mongodbUri": MONGODB_URI}, mocks=RecordingMocks(), preview=True)
-    assert len(deployment.of_type("docker:index/container:Container")) == 5
+    # prometheus, grafana, alertmanager, mongodb exporter, node exporter, cadvisor
+    assert len(deployment.of_type("docker:index/container:Container")) == 6

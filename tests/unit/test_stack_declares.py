@@ -10,7 +10,8 @@ from stack.settings import _pinned_image
 from tests.support.pulumi_program import PROJECT_ROOT
 from tests.unit.conftest import MONGODB_URI
 
-SERVICES = ("prometheus", "grafana", "mongodb-exporter", "node-exporter", "cadvisor")
+SERVICES = ("prometheus", "grafana", "alertmanager", "mongodb-exporter", "node-exporter", "cadvisor")
+WEB_PASSWORD = "a web password of some length"
 
 
 def dev_stack_config():
@@ -27,7 +28,7 @@ def env(container):
     return dict(item.split("=", 1) for item in container.inputs.get("envs", []))
 
 
-def test_dev_stack_declares_all_five_services(deploy):
+def test_dev_stack_declares_all_six_services(deploy):
     deployment = deploy(dev_stack_config())
     assert sorted(deployment.containers) == sorted(f"monstack-dev-{s}" for s in SERVICES)
 
@@ -43,9 +44,14 @@ def test_every_image_is_pinned(deploy):
 
 @pytest.mark.parametrize("bind_address", ["127.0.0.1", "10.1.2.3", "::1"])
 def test_every_published_port_is_bound_to_the_configured_address(deploy, bind_address):
-    deployment = deploy({"bindAddress": bind_address})
+    # A non-loopback address needs web auth (tests/unit/test_web_auth.py).
+    deployment = deploy({"bindAddress": bind_address}, secrets={"mongodbUri": MONGODB_URI, "webPassword": WEB_PASSWORD})
     published = [(name, port) for name, c in deployment.containers.items() for port in c.inputs.get("ports", [])]
-    assert {name for name, _ in published} == {"monstack-dev-prometheus", "monstack-dev-grafana"}
+    assert {name for name, _ in published} == {
+        "monstack-dev-prometheus",
+        "monstack-dev-grafana",
+        "monstack-dev-alertmanager",
+    }
     for name, port in published:
         assert port["ip"] == bind_address, name
 
@@ -89,6 +95,7 @@ def test_every_scraped_service_is_reachable_from_prometheus(deploy):
         names.JOB_MONGODB_EXPORTER,
         names.JOB_NODE_EXPORTER,
         names.JOB_CADVISOR,
+        names.JOB_ALERTMANAGER,
     }
     for job, job_targets in targets.items():
         if job == names.JOB_BACKEND:
@@ -134,7 +141,11 @@ def test_an_app_network_is_created_when_none_is_configured(deploy):
 def test_volumes_are_named_and_kept_on_delete(deploy):
     deployment = deploy()
     volumes = {v.inputs["name"]: v for v in deployment.volumes}
-    assert set(volumes) == {"monstack-dev-prometheus-data", "monstack-dev-grafana-data"}
+    assert set(volumes) == {
+        "monstack-dev-prometheus-data",
+        "monstack-dev-grafana-data",
+        "monstack-dev-alertmanager-data",
+    }
     for volume in volumes.values():
         assert volume.retain_on_delete
         assert not volume.protect
@@ -195,9 +206,12 @@ def test_grafana_disables_anonymous_access_and_sign_up(deploy):
 def test_grafana_provisions_the_prometheus_datasource_by_uid(deploy):
     grafana = deploy().containers["monstack-dev-grafana"]
     datasources = yaml.safe_load(upload(grafana, "/etc/grafana/provisioning/datasources/monstack.yaml"))
-    (source,) = datasources["datasources"]
+    source, alertmanager = datasources["datasources"]
     assert source["uid"] == names.PROMETHEUS_DATASOURCE_UID
     assert source["url"] == "http://prometheus:9090"
+    assert (alertmanager["type"], alertmanager["uid"]) == ("alertmanager", names.ALERTMANAGER_DATASOURCE_UID)
+    assert alertmanager["url"] == "http://alertmanager:9093"
+    assert alertmanager["jsonData"]["implementation"] == "prometheus"
     provider = yaml.safe_load(upload(grafana, "/etc/grafana/provisioning/dashboards/monstack.yaml"))
     assert provider["providers"][0]["options"]["path"] == names.GRAFANA_DASHBOARDS_DIR
 
@@ -237,12 +251,17 @@ def test_switched_off_services_are_not_declared(deploy):
             "cadvisor": {"enabled": False},
             "mongodbExporter": {"enabled": False},
             "nodeExporter": {"enabled": False},
+            "alertmanager": {"enabled": False},
         },
         secrets={},
     )
     assert list(deployment.containers) == ["monstack-dev-prometheus"]
     assert list(scrape_targets(deployment)) == [names.JOB_PROMETHEUS, names.JOB_BACKEND]
     assert "grafana_url" not in deployment.outputs
+    assert "alertmanager_url" not in deployment.outputs
+    assert "alerting" not in yaml.safe_load(
+        upload(deployment.containers["monstack-dev-prometheus"], PROMETHEUS_CONFIG_FILE)
+    )
 
 
 def test_stack_outputs(deploy):
