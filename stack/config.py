@@ -92,11 +92,13 @@ def settings_from_mapping(raw: Mapping[str, Any], *, default_name: str = "monsta
             if error["type"] == "extra_forbidden":
                 message = "unknown setting (check the spelling; see README 'Settings')"
             loc = tuple(error["loc"])
+            if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                loc += ("type",)  # a receiver's `type` is missing or unknown
             # A model's own check names the key below it as `sub.key[0]: message`.
             nested = _NESTED_KEY_RE.match(message)
             if nested and error["type"] == "value_error":
-                key = _key_path(loc)
-                problems.append(f"{key + '.' if loc else key + ':'}{nested['key']}: {nested['message']}")
+                prefix = f"{_key_path(loc)}." if loc else f"{NAMESPACE}:"
+                problems.append(f"{prefix}{nested['key']}: {nested['message']}")
                 continue
             problems.append(f"{_key_path(loc)}: {message}")
         raise ConfigError.listing(problems) from None

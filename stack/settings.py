@@ -134,7 +134,9 @@ class Settings(_Model):
             self.prometheus.port,
             self.grafana.port if self.grafana.enabled else None,
         ):
-            raise ValueError("alertmanager.port must differ from prometheus.port and grafana.port (all publish on bindAddress)")
+            raise ValueError(
+                "alertmanager.port: must differ from prometheus.port and grafana.port (all publish on bindAddress)"
+            )
         return self
 
     # Names of Docker objects, derived once here so that components and tests agree.
