@@ -5,8 +5,8 @@ Alertmanager, and Grafana's datasources (Prometheus and Alertmanager) with those
 
 from __future__ import annotations
 
-from . import names
-from .scrape import ALERTMANAGER_ALIAS, ALERTMANAGER_PORT, ALERTMANAGER_TARGET, PROMETHEUS_ALIAS, PROMETHEUS_PORT
+from catalogue import alertmanager, grafana, prometheus
+
 from .settings import Settings
 from .webauth import PASSWORD_NAME, TLS_CA_NAME, WebSecurity, client_auth
 
@@ -25,17 +25,14 @@ PROMETHEUS_CONFIG_DIR = "/etc/prometheus"
 # Grafana's copies of the web password and CA (datasources read them with $__file{}).
 GRAFANA_SECRETS_DIR = "/etc/grafana/monstack"
 # The names the stack's own clients use, which a TLS certificate must cover.
-SERVER_NAMES = {names.JOB_PROMETHEUS: PROMETHEUS_ALIAS, names.JOB_ALERTMANAGER: ALERTMANAGER_ALIAS}
+SERVER_NAMES = {prometheus.JOB: prometheus.SERVICE.alias, alertmanager.JOB: alertmanager.SERVICE.alias}
 
 
 def scrape_job_auth(job_name: str, web: WebSecurity) -> dict:
     """Extra keys of a scrape job that reaches an endpoint of the stack behind web auth."""
-    if job_name == names.JOB_PROMETHEUS:
-        # Its own endpoint, on loopback: the certificate names the service, so name it.
-        return client_auth(web, config_dir=PROMETHEUS_CONFIG_DIR, server_name=PROMETHEUS_ALIAS)
-    if job_name == names.JOB_ALERTMANAGER:
-        return client_auth(web, config_dir=PROMETHEUS_CONFIG_DIR, server_name=ALERTMANAGER_ALIAS)
-    return {}
+    # Its own endpoint is scraped on loopback: the certificate names the service, so name it.
+    server_name = SERVER_NAMES.get(job_name)
+    return client_auth(web, config_dir=PROMETHEUS_CONFIG_DIR, server_name=server_name) if server_name else {}
 
 
 def prometheus_alerting(settings: Settings, web: WebSecurity) -> dict:
@@ -47,8 +44,8 @@ def prometheus_alerting(settings: Settings, web: WebSecurity) -> dict:
             {
                 "api_version": "v2",
                 "timeout": "10s",
-                "static_configs": [{"targets": [ALERTMANAGER_TARGET]}],
-                **client_auth(web, config_dir=PROMETHEUS_CONFIG_DIR, server_name=ALERTMANAGER_ALIAS),
+                "static_configs": [{"targets": [alertmanager.TARGET]}],
+                **client_auth(web, config_dir=PROMETHEUS_CONFIG_DIR, server_name=alertmanager.SERVICE.alias),
             }
         ]
     }
@@ -87,16 +84,16 @@ def prometheus_datasource(settings: Settings, web: WebSecurity) -> dict:
         {
             "name": "Prometheus",
             "type": "prometheus",
-            "uid": names.PROMETHEUS_DATASOURCE_UID,
+            "uid": grafana.PROMETHEUS_DATASOURCE_UID,
             "access": "proxy",
-            "url": f"{web.scheme}://{PROMETHEUS_ALIAS}:{PROMETHEUS_PORT}",
+            "url": f"{web.scheme}://{prometheus.SERVICE.alias}:{prometheus.PORT}",
             "isDefault": True,
             "editable": False,
             # Lets $__rate_interval cover at least four scrapes.
             "jsonData": {"timeInterval": settings.prometheus.scrape_interval, "httpMethod": "POST"},
         },
         web,
-        PROMETHEUS_ALIAS,
+        prometheus.SERVICE.alias,
     )
 
 
@@ -106,14 +103,14 @@ def render_alertmanager_datasource(settings: Settings, web: WebSecurity) -> dict
         {
             "name": "Alertmanager",
             "type": "alertmanager",
-            "uid": names.ALERTMANAGER_DATASOURCE_UID,
+            "uid": alertmanager.DATASOURCE_UID,
             "access": "proxy",
-            "url": f"{web.scheme}://{ALERTMANAGER_ALIAS}:{ALERTMANAGER_PORT}",
+            "url": f"{web.scheme}://{alertmanager.SERVICE.alias}:{alertmanager.PORT}",
             "isDefault": False,
             "editable": False,
             "jsonData": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False},
         },
         web,
-        ALERTMANAGER_ALIAS,
+        alertmanager.SERVICE.alias,
     )
 

@@ -18,9 +18,10 @@ import json
 import urllib.parse
 from typing import Any, Mapping
 
+import catalogue
+
 from .alerting_settings import is_loopback
 from .alertmanager_config import receiver_credentials
-from .alerts import unknown_for_overrides
 from .settings import Settings
 from .webauth import WebSecurity
 
@@ -124,6 +125,7 @@ def alerting_problems(settings: Settings, secrets: Mapping[str, Any]) -> list[st
     """Every problem of the alerting settings that needs the secrets (or the rules) to see."""
     problems = _receiver_problems(settings, secrets.get(RECEIVER_SECRETS_KEY))
     problems += _web_problems(settings, secrets)
-    for name in unknown_for_overrides(settings):
+    known = {rule.name for rule in catalogue.alert_rules(settings)}
+    for name in sorted(set(settings.alert_rules.for_overrides) - known):
         problems.append(f"{NAMESPACE}:alertRules.forOverrides.{name}: no alert rule is named '{name}'")
     return problems

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import urllib.parse
+from dataclasses import dataclass
 from typing import Optional
 
 import pulumi
 import pulumi_docker as docker
+from catalogue import alertmanager as service
 
 from .alertmanager_config import ALERTMANAGER_CONFIG_DIR, ALERTMANAGER_CONFIG_FILE, receiver_secret_file, render_alertmanager_config
 from .config import Secrets
 from .containers import healthcheck, service_container
 from .render import sha256, to_yaml
-from .scrape import ALERTMANAGER_ALIAS, ALERTMANAGER_PORT
 from .settings import Settings
 from .volumes import kept_volume
 from .web_uploads import server_uploads, web_config_flag
 from .webauth import healthcheck_command
 
-__all__ = ["Alertmanager", "DATA_PATH"]
+__all__ = ["Alertmanager", "AlertmanagerArgs", "DATA_PATH"]
 
 # Silences and the notification log (the image's declared volume).
 DATA_PATH = "/alertmanager"
@@ -30,19 +31,19 @@ def external_url(settings: Settings, scheme: str) -> str:
     return urllib.parse.urlunsplit((scheme, f"{host}:{settings.alertmanager.port}", "/", "", ""))
 
 
+@dataclass(frozen=True)
+class AlertmanagerArgs:
+    settings: Settings
+    secrets: Secrets  # receiver credentials and web auth
+    monitoring_network: pulumi.Input[str]
+
+
 class Alertmanager(pulumi.ComponentResource):
     url: pulumi.Output[str]
 
-    def __init__(
-        self,
-        name: str,
-        settings: Settings,
-        secrets: Secrets,
-        *,
-        monitoring_network: pulumi.Input[str],
-        opts: Optional[pulumi.ResourceOptions] = None,
-    ) -> None:
+    def __init__(self, name: str, args: AlertmanagerArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("monstack:index:Alertmanager", name, None, opts)
+        settings, secrets = args.settings, args.secrets
         am = settings.alertmanager
         web = secrets.web
         config_text = to_yaml(render_alertmanager_config(am))
@@ -52,7 +53,7 @@ class Alertmanager(pulumi.ComponentResource):
             f"--config.file={ALERTMANAGER_CONFIG_FILE}",
             f"--storage.path={DATA_PATH}",
             f"--data.retention={am.retention}",
-            f"--web.listen-address=:{ALERTMANAGER_PORT}",
+            f"--web.listen-address=:{service.PORT}",
             f"--web.external-url={url}",
             # One instance: no gossip port (HA would need peers and a shared network).
             "--cluster.listen-address=",
@@ -69,7 +70,7 @@ class Alertmanager(pulumi.ComponentResource):
         self.container = service_container(
             name,
             settings=settings,
-            service=ALERTMANAGER_ALIAS,
+            service=service.SERVICE.name,
             image=am.image,
             memory_mb=am.memory_mb,
             parent=self,
@@ -77,13 +78,13 @@ class Alertmanager(pulumi.ComponentResource):
             command=command,
             uploads=uploads,
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_PATH)],
-            ports=[docker.ContainerPortArgs(internal=ALERTMANAGER_PORT, external=am.port, ip=settings.bind_address)],
+            ports=[docker.ContainerPortArgs(internal=service.PORT, external=am.port, ip=settings.bind_address)],
             networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(name=monitoring_network, aliases=[ALERTMANAGER_ALIAS])
+                docker.ContainerNetworksAdvancedArgs(name=args.monitoring_network, aliases=[service.SERVICE.alias])
             ],
             healthcheck=healthcheck(
                 "",
-                tests=healthcheck_command(web, config_dir=ALERTMANAGER_CONFIG_DIR, port=ALERTMANAGER_PORT, path="/-/healthy"),
+                tests=healthcheck_command(web, config_dir=ALERTMANAGER_CONFIG_DIR, port=service.PORT, path="/-/healthy"),
             ),
             wait=True,
             wait_timeout=120,

@@ -8,6 +8,9 @@ v0.34, except a webhook with `credential: url` (`url_file`, 0.26 or later).
 
 from __future__ import annotations
 
+from catalogue.prometheus import TARGET_DOWN as TARGET_DOWN_ALERT
+from catalogue.prometheus import WATCHDOG as WATCHDOG_ALERT
+
 from .alerting_settings import (
     DISCARD_RECEIVER,
     SEVERITIES,
@@ -32,8 +35,6 @@ __all__ = [
 
 ALERTMANAGER_CONFIG_DIR = "/etc/alertmanager"
 ALERTMANAGER_CONFIG_FILE = f"{ALERTMANAGER_CONFIG_DIR}/alertmanager.yml"
-WATCHDOG_ALERT = "Watchdog"
-TARGET_DOWN_ALERT = "TargetDown"
 INHIBIT_EQUAL_SAME_ALERT = ("alertname", "instance")
 INHIBIT_EQUAL_SAME_TARGET = ("job", "instance")
 

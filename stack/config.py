@@ -15,8 +15,10 @@ from typing import Any, Mapping, Optional
 import pulumi
 from pydantic import ValidationError
 
-from .alerting_settings import RECEIVER_TYPES
+from catalogue.mongodb_uri import MongoUriError, parse_mongodb_uri
+
 from .alerting_secrets import RECEIVER_SECRETS_KEY, alerting_problems, receiver_secret_values, web_security
+from .alerting_settings import RECEIVER_TYPES
 from .alertmanager_config import receiver_credentials
 from .settings import SECRET_KEYS, Settings
 from .webauth import WebSecurity
@@ -41,6 +43,8 @@ class Secrets:
 
     grafana_admin_password: Optional[pulumi.Output[str]]
     mongodb_uri: Optional[pulumi.Output[str]]
+    # Not secret: whether the URI names one host the exporter may connect to directly.
+    mongodb_direct_connect: bool = True
     # Receiver name -> its credential (see stack.alerting_secrets).
     receiver_credentials: dict = field(default_factory=dict)
     web_password: Optional[pulumi.Output[str]] = None
@@ -122,6 +126,15 @@ def load() -> tuple[Settings, Secrets]:
             )
     if problems:
         raise ConfigError.listing(problems)
+    direct_connect = True
+    if "mongodbUri" in raw:
+        try:
+            direct_connect = parse_mongodb_uri(raw["mongodbUri"]).direct_connect
+        except MongoUriError as err:
+            # The value is a secret: say what is wrong with it, never what it is.
+            problems.append(f"{NAMESPACE}:mongodbUri: not a valid MongoDB connection string ({err})")
+    if problems:
+        raise ConfigError.listing(problems)
     plain = {key: value for key, value in raw.items() if key not in SECRET_KEYS}
     settings = settings_from_mapping(plain, default_name=f"monstack-{pulumi.get_stack()}")
 
@@ -141,6 +154,7 @@ def load() -> tuple[Settings, Secrets]:
     secrets = Secrets(
         grafana_admin_password=config.get_secret("grafanaAdminPassword"),
         mongodb_uri=config.get_secret("mongodbUri"),
+        mongodb_direct_connect=direct_connect,
         receiver_credentials=credentials,
         web_password=config.get_secret("webPassword"),
         web_tls_cert=config.get_secret("webTlsCert"),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 from typing import Mapping, Optional
 
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
+from catalogue import grafana as service
 
-from . import names
 from .alerting_render import GRAFANA_SECRETS_DIR
 from .config import Secrets
 from .containers import healthcheck, service_container
@@ -25,31 +26,31 @@ from .settings import Settings
 from .volumes import kept_volume
 from .web_uploads import client_uploads
 
-__all__ = ["Grafana", "ADMIN_PASSWORD_FILE"]
+__all__ = ["Grafana", "GrafanaArgs", "ADMIN_PASSWORD_FILE"]
 
-GRAFANA_PORT = 3000
 DATA_PATH = "/var/lib/grafana"
 ADMIN_PASSWORD_FILE = "/run/secrets/grafana-admin-password"
+
+
+@dataclass(frozen=True)
+class GrafanaArgs:
+    settings: Settings
+    dashboards: Mapping[str, str]  # file name -> dashboard JSON text
+    admin_password: Optional[pulumi.Output[str]]  # None: generate one
+    monitoring_network: pulumi.Input[str]
+    # The web auth of Prometheus and Alertmanager, which the datasources use (None: none).
+    secrets: Optional[Secrets] = None
 
 
 class Grafana(pulumi.ComponentResource):
     url: pulumi.Output[str]
     admin_password: pulumi.Output[str]
 
-    def __init__(
-        self,
-        name: str,
-        settings: Settings,
-        *,
-        dashboards: Mapping[str, str],
-        admin_password: Optional[pulumi.Output[str]],
-        monitoring_network: pulumi.Input[str],
-        secrets: Optional[Secrets] = None,
-        opts: Optional[pulumi.ResourceOptions] = None,
-    ) -> None:
+    def __init__(self, name: str, args: GrafanaArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("monstack:index:Grafana", name, None, opts)
+        settings, dashboards, admin_password = args.settings, args.dashboards, args.admin_password
         graf = settings.grafana
-        secrets = secrets or Secrets(grafana_admin_password=None, mongodb_uri=None)
+        secrets = args.secrets or Secrets(grafana_admin_password=None, mongodb_uri=None)
         if admin_password is None:
             generated = random.RandomPassword(
                 f"{name}-admin-password",
@@ -67,7 +68,7 @@ class Grafana(pulumi.ComponentResource):
         for filename, text in sorted(dashboards.items()):
             if posixpath.basename(filename) != filename or not filename.endswith(".json"):
                 raise ValueError(f"dashboard file name {filename!r} must be a plain '*.json' name")
-            files[posixpath.join(names.GRAFANA_DASHBOARDS_DIR, filename)] = text
+            files[posixpath.join(service.DASHBOARDS_DIR, filename)] = text
         uploads = [docker.ContainerUploadArgs(file=path, content=text) for path, text in sorted(files.items())]
         # The password reaches Grafana as a file, not an environment variable, so it is not
         # shown by `docker inspect`; Pulumi keeps the upload's content as a secret.
@@ -79,7 +80,7 @@ class Grafana(pulumi.ComponentResource):
         self.container = service_container(
             name,
             settings=settings,
-            service="grafana",
+            service=service.SERVICE.name,
             image=graf.image,
             memory_mb=graf.memory_mb,
             parent=self,
@@ -99,9 +100,9 @@ class Grafana(pulumi.ComponentResource):
             ],
             uploads=uploads,
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_PATH)],
-            ports=[docker.ContainerPortArgs(internal=GRAFANA_PORT, external=graf.port, ip=settings.bind_address)],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=monitoring_network, aliases=["grafana"])],
-            healthcheck=healthcheck(f"http://127.0.0.1:{GRAFANA_PORT}/api/health", start_period="60s"),
+            ports=[docker.ContainerPortArgs(internal=service.PORT, external=graf.port, ip=settings.bind_address)],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.monitoring_network, aliases=[service.SERVICE.alias])],
+            healthcheck=healthcheck(f"http://127.0.0.1:{service.PORT}/api/health", start_period="60s"),
             wait=True,
             wait_timeout=180,
         )

@@ -7,12 +7,15 @@ content (and its hash label) changes only when the settings it depends on change
 from __future__ import annotations
 
 import hashlib
+from typing import Iterable
 
 import yaml
 
-from . import names
+import catalogue
+from catalogue import alertmanager, grafana
+
 from .alerting_render import prometheus_alerting, prometheus_datasource, render_alertmanager_datasource, scrape_job_auth
-from .scrape import scrape_jobs
+
 from .settings import Settings, parse_duration_seconds
 from .webauth import WebSecurity
 
@@ -23,6 +26,7 @@ __all__ = [
     "PROMETHEUS_RULES_FILE",
     "PROMETHEUS_RULES_NAME",
     "render_grafana_dashboard_provider",
+    "render_alert_rules",
     "render_grafana_datasources",
     "render_prometheus_config",
     "sha256",
@@ -40,7 +44,12 @@ GRAFANA_DASHBOARD_PROVIDER_FILE = "/etc/grafana/provisioning/dashboards/monstack
 _DEFAULT_SCRAPE_TIMEOUT_SECONDS = 10
 
 
-def render_prometheus_config(settings: Settings, web: WebSecurity = WebSecurity()) -> dict:
+def render_prometheus_config(
+    settings: Settings,
+    services: Iterable[catalogue.Service] = catalogue.SERVICES,
+    web: WebSecurity = WebSecurity(),
+) -> dict:
+    """prometheus.yml: global settings, the rule file, one scrape job per enabled service that has one."""
     interval = settings.prometheus.scrape_interval
     timeout = settings.prometheus.scrape_timeout or (
         interval
@@ -56,12 +65,8 @@ def render_prometheus_config(settings: Settings, web: WebSecurity = WebSecurity(
         },
         "rule_files": [PROMETHEUS_RULES_NAME],
         "scrape_configs": [
-            {
-                "job_name": job.job_name,
-                "static_configs": [{"targets": list(job.targets)}],
-                **scrape_job_auth(job.job_name, web),
-            }
-            for job in scrape_jobs(settings)
+            {**_scrape_config(job, interval), **scrape_job_auth(job.job_name, web)}
+            for job in catalogue.scrape_jobs(settings, services)
         ],
     }
     alerting = prometheus_alerting(settings, web)
@@ -70,9 +75,35 @@ def render_prometheus_config(settings: Settings, web: WebSecurity = WebSecurity(
     return document
 
 
+def _scrape_config(job: catalogue.ScrapeJob, refresh_interval: str) -> dict:
+    """One job: its fixed targets, and one DNS lookup (A records, every refresh) per port of its discovered names."""
+    config: dict = {"job_name": job.job_name}
+    if job.targets:
+        config["static_configs"] = [{"targets": list(job.targets)}]
+    ports = sorted({port for _, port in job.discovered})
+    if ports:
+        config["dns_sd_configs"] = [
+            {
+                "names": [name for name, p in job.discovered if p == port],
+                "type": "A",
+                "port": port,
+                # A replica started or stopped shows up by the next scrape.
+                "refresh_interval": refresh_interval,
+            }
+            for port in ports
+        ]
+    return config
+
+
+def render_alert_rules(settings: Settings, services: Iterable[catalogue.Service] = catalogue.SERVICES) -> dict:
+    """The alert rules of the services these settings switch on."""
+    return catalogue.render_alert_rules(settings, services)
+
+
 def render_grafana_datasources(settings: Settings, web: WebSecurity = WebSecurity()) -> dict:
+    """Prometheus (the dashboards' datasource) and, when it runs, Alertmanager (alerts, silences)."""
     datasources = [prometheus_datasource(settings, web)]
-    if settings.alertmanager.enabled:
+    if alertmanager.SERVICE.enabled(settings):
         datasources.append(render_alertmanager_datasource(settings, web))
     return {"apiVersion": 1, "datasources": datasources}
 
@@ -89,7 +120,7 @@ def render_grafana_dashboard_provider(settings: Settings) -> dict:
                 "disableDeletion": True,
                 "allowUiUpdates": False,
                 "updateIntervalSeconds": 60,
-                "options": {"path": names.GRAFANA_DASHBOARDS_DIR, "foldersFromFilesStructure": False},
+                "options": {"path": grafana.DASHBOARDS_DIR, "foldersFromFilesStructure": False},
             }
         ],
     }

@@ -3,15 +3,14 @@ watches, with its values in the description, and stays quiet on healthy series."
 
 import pytest
 
-from dashboards.metrics import alertmanager_v0_34 as am
-from dashboards.metrics import prometheus_v3_5 as prom
-from stack import names
-from stack.alerts import alert_rules
+from catalogue import alert_rules
+from catalogue import alertmanager as am
+from catalogue import prometheus as prom
 from stack.config import settings_from_mapping
 from tests.unit.test_alerts import alert, promtool_test, series
 
-PROMETHEUS = {"job": names.JOB_PROMETHEUS, "instance": "localhost:9090"}
-ALERTMANAGER = {"job": names.JOB_ALERTMANAGER, "instance": "alertmanager:9093"}
+PROMETHEUS = {"job": prom.JOB, "instance": "localhost:9090"}
+ALERTMANAGER = {"job": am.JOB, "instance": "alertmanager:9093"}
 NOTIFY = {**PROMETHEUS, "alertmanager": "http://alertmanager:9093/api/v2/alerts"}
 
 # (alert, interval, firing series, healthy series, eval time, expected labels, expected description)
@@ -136,7 +135,7 @@ def test_alertmanager_rules_follow_the_switch():
 
 def test_for_overrides_shorten_a_rule_and_its_description_says_so():
     settings = settings_from_mapping({"alertRules": {"forOverrides": {"TargetDown": "10s"}}})
-    from stack.alerts import render_alert_rules
+    from stack.render import render_alert_rules
 
     (target_down,) = [r for g in render_alert_rules(settings)["groups"] for r in g["rules"] if r["alert"] == "TargetDown"]
     assert target_down["for"] == "10s"

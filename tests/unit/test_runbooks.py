@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from stack.alerts import render_alert_rules
+from stack.render import render_alert_rules
 from stack.config import settings_from_mapping
 from tests.support.pulumi_program import PROJECT_ROOT
 
