@@ -68,11 +68,15 @@ def _alert_rule_settings(settings: Any) -> tuple[dict, str]:
 def alert_rules(settings: Any, services: Iterable[Service] = SERVICES) -> list[AlertRule]:
     """The alert rules of the enabled services, in registry order (alertRules.forOverrides applied)."""
     overrides, _ = _alert_rule_settings(settings)
-    return [
-        replace(rule, duration=overrides.get(rule.name, rule.duration))
-        for service in enabled_services(settings, services)
-        for rule in service.alert_rules()
-    ]
+    # Jobs whose targets come from DNS: TargetDown also fires when such a job has none left.
+    discovered = tuple(job.job_name for job in scrape_jobs(settings, services) if job.discovered)
+    rules = []
+    for service in enabled_services(settings, services):
+        for rule in service.alert_rules():
+            if rule.name == prometheus.TARGET_DOWN and discovered:
+                rule = replace(rule, expr=prometheus.target_down_rule(discovered).expr)
+            rules.append(replace(rule, duration=overrides.get(rule.name, rule.duration)))
+    return rules
 
 
 def render_alert_rules(settings: Any, services: Iterable[Service] = SERVICES) -> dict:

@@ -24,6 +24,7 @@ __all__ = [
     "TARGET_DOWN",
     "alert_rules",
     "scrape_job",
+    "target_down_rule",
     "CONFIG_LAST_RELOAD_SUCCESSFUL",
     "RULE_EVALUATION_FAILURES_TOTAL",
     "NOTIFICATIONS_ERRORS_TOTAL",
@@ -143,20 +144,26 @@ def _health_rules() -> list[AlertRule]:
     ]
 
 
+def target_down_rule(discovered_jobs: tuple[str, ...] = ()) -> AlertRule:
+    """`up == 0` for every target; and for each job whose targets are discovered by DNS, the job
+    having no target at all: when every replica behind a name is gone, DNS answers NXDOMAIN,
+    Prometheus drops the targets (discovery/dns: an empty answer is a valid one) and no `up`
+    series is left to be 0."""
+    expr = " or ".join(["up == 0", *(f"absent({selector('up', eq('job', job))})" for job in discovered_jobs)])
+    return AlertRule(
+        TARGET_DOWN,
+        expr,
+        TARGET_DOWN_FOR,
+        "critical",
+        "Prometheus cannot scrape a target",
+        # `$for` is the rule's `for` duration, overrides included (catalogue.rules).
+        "{{ $labels.job }} {{ with $labels.instance }}at {{ . }} has not answered a scrape{{ else }}"
+        "has no target left to scrape (none is discovered){{ end }} for $for.",
+    )
+
+
 def alert_rules() -> list[AlertRule]:
-    return [
-        AlertRule(
-            TARGET_DOWN,
-            "up == 0",
-            TARGET_DOWN_FOR,
-            "critical",
-            "Prometheus cannot scrape a target",
-            # `$for` is the rule's `for` duration, overrides included (catalogue.rules).
-            "{{ $labels.job }} at {{ $labels.instance }} has not answered a scrape for $for.",
-        ),
-        watchdog_rule(),
-        *_health_rules(),
-    ]
+    return [target_down_rule(), watchdog_rule(), *_health_rules()]
 
 
 SERVICE = Service(JOB, port=PORT, scrape=scrape_job, alert_rules=alert_rules)

@@ -140,3 +140,28 @@ def test_for_overrides_shorten_a_rule_and_its_description_says_so():
     (target_down,) = [r for g in render_alert_rules(settings)["groups"] for r in g["rules"] if r["alert"] == "TargetDown"]
     assert target_down["for"] == "10s"
     assert "for 10s" in target_down["annotations"]["description"]
+
+
+def test_target_down_fires_when_dns_discovery_leaves_the_backend_job_without_targets(tmp_path):
+    # Every backend replica stopped: Docker's DNS answers NXDOMAIN, Prometheus drops the targets,
+    # and no `up` series of the job is left to be 0.
+    from catalogue import backend
+
+    settings = settings_from_mapping({})
+    rule = next(r for r in alert_rules(settings) if r.name == "TargetDown")
+    prometheus_up = (series("up", **PROMETHEUS), "1x10")
+    tests = [
+        _test("1m", [prometheus_up], [alert("TargetDown", "5m", [{
+            "exp_labels": {"severity": "critical", "job": backend.JOB},
+            "exp_annotations": {"summary": rule.summary, "description": "backend has no target left to scrape (none is discovered) for 2m."},
+        }])]),
+        _test("1m", [prometheus_up, (series("up", job=backend.JOB, instance="172.18.0.5:8000"), "1x10")], [alert("TargetDown", "5m", [])]),
+    ]
+    result = promtool_test(tmp_path, settings, tests)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_target_down_watches_only_discovered_jobs_for_absence():
+    by_ip = settings_from_mapping({"backendTargets": ["10.0.0.5:8000"]})
+    (rule,) = [r for r in alert_rules(by_ip) if r.name == "TargetDown"]
+    assert rule.expr == "up == 0"
