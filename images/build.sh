@@ -171,13 +171,21 @@ build_alertmanager() {
     need_file /usr/bin/prometheus-alertmanager prometheus-alertmanager
     need_file /usr/bin/busybox busybox-static
     local hash root
-    hash=$(printf 'alertmanager\nfile:/usr/bin/prometheus-alertmanager\nfile:/usr/bin/amtool\nfile:/usr/bin/busybox\n' | inputs_hash)
+    # Debian's build reads its notification templates (and the UI) from this directory, where the
+    # upstream binary embeds them.
+    local share=/usr/share/prometheus/alertmanager
+    need_file "$share/default.tmpl" prometheus-alertmanager
+    hash=$({
+        printf 'alertmanager\nfile:/usr/bin/prometheus-alertmanager\nfile:/usr/bin/amtool\nfile:/usr/bin/busybox\n'
+        find "$share" -type f | LC_ALL=C sort | sed 's/^/file:/'
+    } | inputs_hash)
     if up_to_date "$ALERTMANAGER_TAG" "$hash"; then log "$ALERTMANAGER_TAG is up to date"; return; fi
     root=$(mktemp -d)
     skeleton "$root"
     add_binary "$root" /usr/bin/prometheus-alertmanager /bin/alertmanager
     add_binary "$root" /usr/bin/amtool /bin/amtool
-    mkdir -p "$root/etc/alertmanager" "$root/alertmanager"
+    mkdir -p "$root/etc/alertmanager" "$root/alertmanager" "$root/usr/share/prometheus"
+    cp -a "$share" "$root/usr/share/prometheus/alertmanager"
     cat >"$root/etc/alertmanager/alertmanager.yml" <<'YAML'
 # Default configuration of the image (the stack uploads its own).
 route:
