@@ -1,7 +1,7 @@
 """The service catalogue: what each service of monstack is, written once.
 
 One module per service (`prometheus`, `grafana`, `backend`, `mongodb_exporter`, `node_exporter`,
-`cadvisor`) holds its job name, container port, network alias, the metric names of the pinned
+`cadvisor`, `alertmanager`) holds its job name, container port, network alias, the metric names of the pinned
 version it runs, its thresholds, its alert rules and its scrape job. `SERVICES` lists them; the
 stack (Pulumi), the dashboards (grafanalib) and the tests all read this list, and this package
 imports neither of them (see docs/architecture.md).
