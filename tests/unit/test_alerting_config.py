@@ -102,3 +102,24 @@ def test_a_switched_off_alertmanager_needs_no_receiver_secret():
 def test_a_non_loopback_address_with_a_password_previews():
     deployment = run({"bindAddress": "0.0.0.0"}, {"webPassword": "a long enough password"})
     assert "monstack-dev-alertmanager" in deployment.containers
+
+
+def test_receiver_credentials_reach_alertmanager_only_as_secret_files(deploy):
+    from stack.alertmanager_config import receiver_secret_file
+
+    credentials = {"chat": SECRET_VALUE, "pager": "R0UT1NGKEY0000000000000000000000", "hook": "hook-bearer-token"}
+    config = alertmanager(SLACK, PAGER, {**HOOK, "credential": "bearer"}, critical=["pager"], warning=["chat"], info=["hook"])
+    deployment = deploy(config, secrets={"mongodbUri": MONGODB_URI, "alertmanagerSecrets": json.dumps(credentials)})
+    container = deployment.containers["monstack-dev-alertmanager"]
+    uploads = {u["file"]: u["content"] for u in container.inputs["uploads"]}
+    for name, value in credentials.items():
+        assert uploads[receiver_secret_file(name)] == value
+    assert "uploads" in container.secret_inputs
+    rendered = uploads["/etc/alertmanager/alertmanager.yml"]
+    everything_else = json.dumps({k: v for k, v in container.inputs.items() if k != "uploads"})
+    for name, value in credentials.items():
+        assert value not in rendered and value not in everything_else
+        for other in deployment.containers.values():
+            if other is not container:
+                assert value not in json.dumps(other.inputs)
+    assert all(value not in json.dumps(deployment.outputs) for value in credentials.values())
