@@ -9,7 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-__all__ = ["AlertRule", "RATE_WINDOW", "RECORDING_GROUP", "RECORDING_INTERVAL", "RecordingRule", "render_rule_groups"]
+__all__ = [
+    "AlertRule",
+    "RATE_WINDOW",
+    "RECORDING_GROUP",
+    "RECORDING_INTERVAL",
+    "RUNBOOK_BASE_URL",
+    "RecordingRule",
+    "render_rule_groups",
+    "runbook_anchor",
+]
 
 # Window of the rates the alerts use: long enough to hold several scrapes at any allowed interval.
 RATE_WINDOW = "5m"
@@ -18,6 +27,14 @@ RATE_WINDOW = "5m"
 # changes little within a minute; four times fewer samples than at a 15 s interval to read.
 RECORDING_GROUP = "monstack-recording"
 RECORDING_INTERVAL = "1m"
+# Where docs/runbooks.md is published; each rule links the section named after it
+# (the stack setting alertRules.runbookBaseUrl points elsewhere, for example a wiki).
+RUNBOOK_BASE_URL = "https://github.com/monstack/monstack/blob/main/docs/runbooks.md"
+
+
+def runbook_anchor(alert: str) -> str:
+    """The anchor of the alert's section in docs/runbooks.md (`## TargetDown` -> `targetdown`)."""
+    return alert.lower()
 
 
 @dataclass(frozen=True)
@@ -30,13 +47,18 @@ class AlertRule:
     description: str
     labels: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self, *, runbook_base_url: str = RUNBOOK_BASE_URL) -> dict:
         return {
             "alert": self.name,
             "expr": self.expr,
             "for": self.duration,
             "labels": {"severity": self.severity, **self.labels},
-            "annotations": {"summary": self.summary, "description": self.description},
+            "annotations": {
+                "summary": self.summary,
+                # `$for` in a description is the rule's `for` duration (overrides included).
+                "description": self.description.replace("$for", self.duration),
+                "runbook_url": f"{runbook_base_url}#{runbook_anchor(self.name)}",
+            },
         }
 
 
@@ -81,12 +103,16 @@ class RecordingRule:
 
 
 def render_rule_groups(
-    rules: Iterable[AlertRule], *, recording: Iterable[RecordingRule] = (), group: str = "monstack"
+    rules: Iterable[AlertRule],
+    *,
+    recording: Iterable[RecordingRule] = (),
+    group: str = "monstack",
+    runbook_base_url: str = RUNBOOK_BASE_URL,
 ) -> dict:
     """The rule file: the recording rules' group (when there are any), then one group holding the alerts, in order."""
     groups = []
     recorded = [rule.to_dict() for rule in recording]
     if recorded:
         groups.append({"name": RECORDING_GROUP, "interval": RECORDING_INTERVAL, "rules": recorded})
-    groups.append({"name": group, "rules": [rule.to_dict() for rule in rules]})
+    groups.append({"name": group, "rules": [rule.to_dict(runbook_base_url=runbook_base_url) for rule in rules]})
     return {"groups": groups}

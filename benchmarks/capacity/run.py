@@ -75,7 +75,9 @@ class Options:
 def _settings(options: Options) -> Settings:
     default = PrometheusSettings()
     prometheus_settings = PrometheusSettings(image=options.image, memory_mb=options.memory_mb or default.memory_mb)
-    return Settings(name="capacity", backend_targets=[BACKEND_TARGET], prometheus=prometheus_settings)
+    # Alertmanager off: this measures Prometheus (with it on, Prometheus also sends alerts to it).
+    return Settings(name="capacity", backend_targets=[BACKEND_TARGET], prometheus=prometheus_settings,
+                    alertmanager={"enabled": False})
 
 
 def _free_port() -> int:
@@ -437,10 +439,10 @@ def run_step(engine: Engine, series: int, options: Options) -> dict:
             started = time.monotonic()
             _wait(api.ready, 600, "Prometheus /-/ready")
             record["startup_s"] = time.monotonic() - started
-            expected_targets = targets.replicas + len(exporters)
+            expected_targets = targets.replicas + 1 + len(_EXPORTER_JOBS)  # replicas, itself, exporters
 
             def all_up() -> bool:
-                return api.scalar("count(up == 1)") == expected_targets
+                return (api.scalar("count(up == 1)") or 0) >= expected_targets
 
             _wait(all_up, 120, f"{expected_targets} targets up", interval=2)
             if record["history"]["samples"]:

@@ -10,6 +10,7 @@ import yaml
 
 import catalogue
 from catalogue import prometheus
+from catalogue.rules import RUNBOOK_BASE_URL
 from stack.config import settings_from_mapping
 from stack.render import PROMETHEUS_RULES_NAME, render_alert_rules, to_yaml
 from stack.settings import parse_byte_size
@@ -95,6 +96,7 @@ def test_memory_and_storage_alerts_fire_before_the_limits(tmp_path):
                     "summary": "Prometheus uses more than 80% of its 1000 MiB memory limit",
                     "description": "Resident memory is 90% of the limit: raise prometheus.memoryMb or reduce "
                                    "series before it is OOM-killed (README 'Sizing').",
+                    "runbook_url": f"{RUNBOOK_BASE_URL}#prometheusnearmemorylimit",
                 },
             }]},
             {"eval_time": "20m", "alertname": "PrometheusNearRetentionSize", "exp_alerts": []},
@@ -104,6 +106,7 @@ def test_memory_and_storage_alerts_fire_before_the_limits(tmp_path):
                     "summary": "Prometheus' storage is above 90% of retentionSize (1000MB)",
                     "description": "Blocks, WAL and head chunks take 91% of retentionSize: Prometheus will delete "
                                    "data younger than retentionTime. Raise prometheus.retentionSize (and the volume).",
+                    "runbook_url": f"{RUNBOOK_BASE_URL}#prometheusnearretentionsize",
                 },
             }]},
         ],
