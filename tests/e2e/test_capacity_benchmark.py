@@ -102,7 +102,9 @@ def test_the_table_and_the_published_estimates_are_printed(capacity_run):
     assert document["machine"]["cpus"] and document["published_bytes_per_series"]
 
 
-def test_nothing_is_left_on_the_engine(capacity_run, engine):
+def test_nothing_is_left_on_the_engine(capacity_run):
+    from benchmarks.capacity.engine import Engine
     from benchmarks.capacity.run import LABEL
 
-    assert engine.containers(label=f"{LABEL}=1") == []
+    client = Engine()
+    assert client.containers(f"{LABEL}=1") == [] and client.networks(f"{LABEL}=1") == []
