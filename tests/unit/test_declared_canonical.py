@@ -16,6 +16,7 @@ import pytest
 
 from tests.e2e.harness import HARNESS_LABEL, container_spec
 from tests.support import provider_state as ps
+from tests.unit.test_stack_declares import SERVICES as DEPLOYED
 from tests.unit.test_stack_declares import dev_stack_config
 
 CONTAINER = "docker:index/container:Container"
@@ -66,10 +67,8 @@ def declared():
     for resource in deployment.resources:
         resource.inputs = _ints(resource.inputs)
     containers = deployment.of_type(CONTAINER)
-    assert {c.inputs["name"] for c in containers} == {
-        "monstack-dev-prometheus", "monstack-dev-grafana", "monstack-dev-mongodb-exporter",
-        "monstack-dev-node-exporter", "monstack-dev-cadvisor",
-    }
+    # Every deployed service of the registry has its container here (the dev stack enables them all).
+    assert {c.inputs["name"] for c in containers} == {f"monstack-dev-{s}" for s in DEPLOYED}
     return deployment
 
 
@@ -118,7 +117,8 @@ def test_every_healthcheck_duration_is_written_as_go_prints_it(declared):
                 canonical = ps.go_duration(ps.parse_go_duration(check[key]))
                 assert check[key] == canonical, f"{container.inputs['name']}.healthcheck.{key}: declare {canonical!r}"
                 checked += 1
-    assert checked >= 3 * 4  # four containers have healthchecks, each with three durations
+    with_check = [c for c in declared.of_type(CONTAINER) if c.inputs.get("healthcheck")]
+    assert with_check and checked >= 3 * len(with_check)  # interval, timeout, start period each
 
 
 def test_a_60s_start_period_would_replace_the_container_on_every_up(declared):
@@ -170,7 +170,7 @@ def test_extra_hosts_are_ipv4_so_they_read_back_whole(declared):
 
 def test_a_data_volume_that_already_exists_with_other_labels_is_adopted_without_a_replacement(declared):
     volumes = declared.of_type(VOLUME)
-    assert len(volumes) == 2
+    assert volumes
     for volume in volumes:
         found = {"Name": volume.inputs["name"], "Driver": "local", "Labels": {"owner": "someone-else"},
                  "Options": None, "Mountpoint": "/var/lib/docker/volumes/x/_data"}
