@@ -14,6 +14,8 @@ monitoring = MonitoringStack("monstack", settings, secrets, dashboards=render_da
 pulumi.export("prometheus_url", monitoring.prometheus_url)
 pulumi.export("network_name", monitoring.network_name)
 pulumi.export("app_network_name", monitoring.app_network_name)
+if monitoring.alertmanager is not None:
+    pulumi.export("alertmanager_url", monitoring.alertmanager_url)
 if monitoring.grafana is not None:
     pulumi.export("grafana_url", monitoring.grafana_url)
     pulumi.export("grafana_admin_user", settings.grafana.admin_user)

@@ -14,7 +14,7 @@
 # ${MONSTACK_IMAGE_CACHE:-/var/cache/monstack-images} (it takes about a minute to make).
 #
 # Needs: docker (engine running), busybox-static, prometheus, prometheus-node-exporter,
-# prometheus-mongodb-exporter, debootstrap, Python 3.11 with pip ($PYTHON, default python3). Run as root.
+# prometheus-mongodb-exporter, prometheus-alertmanager, debootstrap, Python 3.11 with pip ($PYTHON, default python3). Run as root.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,7 +30,8 @@ PROMETHEUS_B_TAG=monstack-local/prometheus:2.42.0-b
 NODE_EXPORTER_TAG=monstack-local/node-exporter:1.5.0
 MONGODB_EXPORTER_TAG=monstack-local/mongodb-exporter:1.0.0
 HELPDESK_TAG=monstack-local/helpdesk:0.1.0
-ALL=(prometheus node-exporter mongodb-exporter helpdesk)
+ALERTMANAGER_TAG=monstack-local/alertmanager:0.25.0
+ALL=(prometheus node-exporter mongodb-exporter helpdesk alertmanager)
 
 log() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -166,6 +167,43 @@ build_mongodb_exporter() {
     rm -rf "$root"
 }
 
+build_alertmanager() {
+    need_file /usr/bin/prometheus-alertmanager prometheus-alertmanager
+    need_file /usr/bin/busybox busybox-static
+    local hash root
+    # Debian's build reads its notification templates (and the UI) from this directory, where the
+    # upstream binary embeds them.
+    local share=/usr/share/prometheus/alertmanager
+    need_file "$share/default.tmpl" prometheus-alertmanager
+    hash=$({
+        printf 'alertmanager\nfile:/usr/bin/prometheus-alertmanager\nfile:/usr/bin/amtool\nfile:/usr/bin/busybox\n'
+        find "$share" -type f | LC_ALL=C sort | sed 's/^/file:/'
+    } | inputs_hash)
+    if up_to_date "$ALERTMANAGER_TAG" "$hash"; then log "$ALERTMANAGER_TAG is up to date"; return; fi
+    root=$(mktemp -d)
+    skeleton "$root"
+    add_binary "$root" /usr/bin/prometheus-alertmanager /bin/alertmanager
+    add_binary "$root" /usr/bin/amtool /bin/amtool
+    mkdir -p "$root/etc/alertmanager" "$root/alertmanager" "$root/usr/share/prometheus"
+    cp -a "$share" "$root/usr/share/prometheus/alertmanager"
+    cat >"$root/etc/alertmanager/alertmanager.yml" <<'YAML'
+# Default configuration of the image (the stack uploads its own).
+route:
+  receiver: discard
+receivers:
+  - name: discard
+YAML
+    chown -R 65534:65534 "$root/etc/alertmanager" "$root/alertmanager"
+    chmod 0775 "$root/alertmanager"
+    # Shaped like prom/alertmanager: runs as nobody, silences and notification log in
+    # /alertmanager (a declared volume), its entrypoint and command.
+    import_rootfs "$root" "$ALERTMANAGER_TAG" "$hash" \
+        'USER nobody' 'WORKDIR /alertmanager' 'EXPOSE 9093' 'VOLUME ["/alertmanager"]' \
+        'ENTRYPOINT ["/bin/alertmanager"]' \
+        'CMD ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"]'
+    rm -rf "$root"
+}
+
 # debootstrap --variant=minbase bookworm + python3, as a cached tarball.
 helpdesk_base() {
     local base="$cache/bookworm-minbase-python3.tar"
@@ -226,7 +264,7 @@ build_helpdesk() {
 
 main() {
     if [ "${1:-}" = --list ]; then
-        printf '%s\n' "$PROMETHEUS_TAG" "$PROMETHEUS_B_TAG" "$NODE_EXPORTER_TAG" "$MONGODB_EXPORTER_TAG" "$HELPDESK_TAG"
+        printf '%s\n' "$PROMETHEUS_TAG" "$PROMETHEUS_B_TAG" "$NODE_EXPORTER_TAG" "$MONGODB_EXPORTER_TAG" "$HELPDESK_TAG" "$ALERTMANAGER_TAG"
         return
     fi
     docker info >/dev/null 2>&1 || die "no Docker engine answers (scripts/docker-engine start DIR)"
@@ -239,6 +277,7 @@ main() {
         node-exporter) build_node_exporter ;;
         mongodb-exporter) build_mongodb_exporter ;;
         helpdesk) build_helpdesk ;;
+        alertmanager) build_alertmanager ;;
         *) die "unknown image $name (one of: ${ALL[*]})" ;;
         esac
         log "$name: $(($(date +%s) - start))s"

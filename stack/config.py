@@ -8,7 +8,8 @@ resource is registered.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 import pulumi
@@ -16,7 +17,11 @@ from pydantic import ValidationError
 
 from catalogue.mongodb_uri import MongoUriError, parse_mongodb_uri
 
+from .alerting_secrets import RECEIVER_SECRETS_KEY, alerting_problems, receiver_secret_values, web_security
+from .alerting_settings import RECEIVER_TYPES
+from .alertmanager_config import receiver_credentials
 from .settings import SECRET_KEYS, Settings
+from .webauth import WebSecurity
 
 __all__ = ["NAMESPACE", "ConfigError", "Secrets", "load", "settings_from_mapping"]
 
@@ -40,9 +45,27 @@ class Secrets:
     mongodb_uri: Optional[pulumi.Output[str]]
     # Not secret: whether the URI names one host the exporter may connect to directly.
     mongodb_direct_connect: bool = True
+    # Receiver name -> its credential (see stack.alerting_secrets).
+    receiver_credentials: dict = field(default_factory=dict)
+    web_password: Optional[pulumi.Output[str]] = None
+    web_tls_cert: Optional[pulumi.Output[str]] = None
+    web_tls_key: Optional[pulumi.Output[str]] = None
+    web_tls_ca: Optional[pulumi.Output[str]] = None
+    # Which of the web secrets are set (no values): basic auth and TLS on or off.
+    web: WebSecurity = WebSecurity()
+
+
+_NESTED_KEY_RE = re.compile(r"^(?P<key>[a-z][A-Za-z0-9]*(?:\[[0-9]+\]|\.[a-z][A-Za-z0-9]*)*): (?P<message>.*)$", re.S)
 
 
 def _key_path(loc: tuple) -> str:
+    # A receiver's errors carry its `type` after the list index (pydantic's discriminated
+    # union); the user wrote `receivers[0].url`, not `receivers[0].webhook.url`.
+    loc = tuple(
+        part
+        for index, part in enumerate(loc)
+        if not (index and isinstance(loc[index - 1], int) and part in RECEIVER_TYPES)
+    )
     head, *rest = [str(part) for part in loc] or ["(root)"]
     path = f"{NAMESPACE}:{head}"
     for part in rest:
@@ -72,7 +95,16 @@ def settings_from_mapping(raw: Mapping[str, Any], *, default_name: str = "monsta
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = "unknown setting (check the spelling; see README 'Settings')"
-            problems.append(f"{_key_path(error['loc'])}: {message}")
+            loc = tuple(error["loc"])
+            if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                loc += ("type",)  # a receiver's `type` is missing or unknown
+            # A model's own check names the key below it as `sub.key[0]: message`.
+            nested = _NESTED_KEY_RE.match(message)
+            if nested and error["type"] == "value_error":
+                prefix = f"{_key_path(loc)}." if loc else f"{NAMESPACE}:"
+                problems.append(f"{prefix}{nested['key']}: {nested['message']}")
+                continue
+            problems.append(f"{_key_path(loc)}: {message}")
         raise ConfigError.listing(problems) from None
 
 
@@ -106,11 +138,29 @@ def load() -> tuple[Settings, Secrets]:
     plain = {key: value for key, value in raw.items() if key not in SECRET_KEYS}
     settings = settings_from_mapping(plain, default_name=f"monstack-{pulumi.get_stack()}")
 
+    problems = alerting_problems(settings, raw)
+    if problems:
+        raise ConfigError.listing(problems)
+
     config = pulumi.Config(NAMESPACE)
+    credentials = {}
+    if settings.alertmanager.enabled:
+        # Values stay Pulumi secrets: each is read from the secret object inside an apply.
+        receiver_object = config.get_secret_object(RECEIVER_SECRETS_KEY)
+        for name in receiver_credentials(settings.alertmanager):
+            credentials[name] = pulumi.Output.secret(
+                receiver_object.apply(lambda values, name=name: str(receiver_secret_values(values)[name]))
+            )
     secrets = Secrets(
         grafana_admin_password=config.get_secret("grafanaAdminPassword"),
         mongodb_uri=config.get_secret("mongodbUri"),
         mongodb_direct_connect=direct_connect,
+        receiver_credentials=credentials,
+        web_password=config.get_secret("webPassword"),
+        web_tls_cert=config.get_secret("webTlsCert"),
+        web_tls_key=config.get_secret("webTlsKey"),
+        web_tls_ca=config.get_secret("webTlsCa"),
+        web=web_security(settings, raw),
     )
     if settings.mongodb_exporter.enabled and secrets.mongodb_uri is None:
         raise ConfigError.listing(

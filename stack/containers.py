@@ -20,15 +20,18 @@ LABEL_SERVICE = "monstack.service"
 LABEL_CONFIG_HASH = "monstack.config-sha256"
 
 
-def healthcheck(url: str, *, start_period: str = "30s") -> docker.ContainerHealthcheckArgs:
-    """An HTTP healthcheck with busybox `wget`, which the pinned images ship.
+def healthcheck(
+    url: str, *, start_period: str = "30s", tests: Optional[list[str]] = None
+) -> docker.ContainerHealthcheckArgs:
+    """An HTTP healthcheck with busybox `wget`, which the pinned images ship (or `tests`, a
+    command of the same kind, for example one that sends credentials read from a file).
 
     Durations are written as the provider reads them back (Go's `Duration.String()`: `1m0s`,
     not `60s`): with `replace_on_changes=["healthcheck"]` any other spelling replaces the
     container on every `pulumi up` (tests/unit/test_declared_canonical.py checks them all).
     """
     return docker.ContainerHealthcheckArgs(
-        tests=["CMD", "wget", "-q", "-O", "/dev/null", url],
+        tests=tests or ["CMD", "wget", "-q", "-O", "/dev/null", url],
         interval="15s",
         timeout="5s",
         retries=4,

@@ -11,6 +11,8 @@ import pulumi_docker as docker
 import pulumi_random as random
 from catalogue import grafana as service
 
+from .alerting_render import GRAFANA_SECRETS_DIR
+from .config import Secrets
 from .containers import healthcheck, service_container
 from .render import (
     GRAFANA_DASHBOARD_PROVIDER_FILE,
@@ -23,6 +25,7 @@ from .render import (
 )
 from .settings import Settings
 from .volumes import kept_volume
+from .web_uploads import client_uploads
 
 __all__ = ["Grafana", "GrafanaArgs", "ADMIN_PASSWORD_FILE", "START_SCRIPT_FILE"]
 
@@ -37,6 +40,8 @@ class GrafanaArgs:
     dashboards: Mapping[str, str]  # file name -> dashboard JSON text
     admin_password: Optional[pulumi.Output[str]]  # None: generate one
     monitoring_network: pulumi.Input[str]
+    # The web auth of Prometheus and Alertmanager, which the datasources use (None: none).
+    secrets: Optional[Secrets] = None
 
 
 class Grafana(pulumi.ComponentResource):
@@ -47,6 +52,7 @@ class Grafana(pulumi.ComponentResource):
         super().__init__("monstack:index:Grafana", name, None, opts)
         settings, dashboards, admin_password = args.settings, args.dashboards, args.admin_password
         graf = settings.grafana
+        secrets = args.secrets or Secrets(grafana_admin_password=None, mongodb_uri=None)
         if admin_password is None:
             generated = random.RandomPassword(
                 f"{name}-admin-password",
@@ -58,7 +64,7 @@ class Grafana(pulumi.ComponentResource):
         self.admin_password = pulumi.Output.secret(admin_password)
 
         files = {
-            GRAFANA_DATASOURCE_FILE: to_yaml(render_grafana_datasources(settings)),
+            GRAFANA_DATASOURCE_FILE: to_yaml(render_grafana_datasources(settings, secrets.web)),
             GRAFANA_DASHBOARD_PROVIDER_FILE: to_yaml(render_grafana_dashboard_provider(settings)),
             START_SCRIPT_FILE: render_grafana_start_script(ADMIN_PASSWORD_FILE),
         }
@@ -70,6 +76,8 @@ class Grafana(pulumi.ComponentResource):
         # The password reaches Grafana as a file, not an environment variable, so it is not
         # shown by `docker inspect`; Pulumi keeps the upload's content as a secret.
         uploads.append(docker.ContainerUploadArgs(file=ADMIN_PASSWORD_FILE, content=self.admin_password))
+        # The datasources' credentials for Prometheus and Alertmanager behind web auth ($__file{}).
+        uploads += client_uploads(secrets, GRAFANA_SECRETS_DIR)
 
         self.volume = kept_volume(f"{name}-data", settings.grafana_volume, settings, parent=self)
         self.container = service_container(

@@ -9,8 +9,9 @@ import pulumi
 import pulumi_docker as docker
 
 import catalogue
-from catalogue import cadvisor, grafana, mongodb_exporter, node_exporter, prometheus
+from catalogue import alertmanager, cadvisor, grafana, mongodb_exporter, node_exporter, prometheus
 
+from .alertmanager import Alertmanager, AlertmanagerArgs
 from .config import Secrets
 from .exporters import Cadvisor, CadvisorArgs, MongodbExporter, MongodbExporterArgs, NodeExporter, NodeExporterArgs
 from .grafana import Grafana, GrafanaArgs
@@ -42,17 +43,20 @@ def _prometheus(name: str, ctx: Context, opts: pulumi.ResourceOptions) -> Promet
         hosts.append((node_exporter.HOST_ALIAS, settings.node_exporter.listen_address))
     args = PrometheusArgs(
         settings=settings,
-        config_text=to_yaml(render_prometheus_config(settings, ctx.services)),
+        config_text=to_yaml(render_prometheus_config(settings, ctx.services, ctx.secrets.web)),
         rules_text=to_yaml(render_alert_rules(settings, ctx.services)),
         monitoring_network=ctx.monitoring_network,
         app_network=ctx.app_network,
         hosts=tuple(hosts),
+        secrets=ctx.secrets,
     )
     return Prometheus(name, args, opts)
 
 
 def _grafana(name: str, ctx: Context, opts: pulumi.ResourceOptions) -> Grafana:
-    args = GrafanaArgs(ctx.settings, ctx.dashboards, ctx.secrets.grafana_admin_password, ctx.monitoring_network)
+    args = GrafanaArgs(
+        ctx.settings, ctx.dashboards, ctx.secrets.grafana_admin_password, ctx.monitoring_network, secrets=ctx.secrets
+    )
     return Grafana(name, args, opts)
 
 
@@ -67,6 +71,10 @@ def _mongodb_exporter(name: str, ctx: Context, opts: pulumi.ResourceOptions) -> 
         direct_connect=ctx.secrets.mongodb_direct_connect,
     )
     return MongodbExporter(name, args, opts)
+
+
+def _alertmanager(name: str, ctx: Context, opts: pulumi.ResourceOptions) -> Alertmanager:
+    return Alertmanager(name, AlertmanagerArgs(ctx.settings, ctx.secrets, ctx.monitoring_network), opts)
 
 
 def _node_exporter(name: str, ctx: Context, opts: pulumi.ResourceOptions) -> NodeExporter:
@@ -84,6 +92,7 @@ COMPONENTS: dict[str, Callable[[str, Context, pulumi.ResourceOptions], pulumi.Co
     mongodb_exporter.SERVICE.name: _mongodb_exporter,
     node_exporter.SERVICE.name: _node_exporter,
     cadvisor.SERVICE.name: _cadvisor,
+    alertmanager.SERVICE.name: _alertmanager,
 }
 
 
@@ -97,6 +106,7 @@ class MonitoringStack(pulumi.ComponentResource):
 
     prometheus_url: pulumi.Output[str]
     grafana_url: Optional[pulumi.Output[str]]
+    alertmanager_url: Optional[pulumi.Output[str]]
     grafana_admin_password: Optional[pulumi.Output[str]]
     network_name: pulumi.Output[str]
     app_network_name: pulumi.Output[str]
@@ -145,6 +155,8 @@ class MonitoringStack(pulumi.ComponentResource):
         self.grafana = self.services.get(grafana.SERVICE.name)
         self.prometheus_url = self.prometheus.url
         self.grafana_url = self.grafana.url if self.grafana else None
+        self.alertmanager = self.services.get(alertmanager.SERVICE.name)
+        self.alertmanager_url = self.alertmanager.url if self.alertmanager else None
         self.grafana_admin_password = self.grafana.admin_password if self.grafana else None
         self.network_name = monitoring.name
         self.app_network_name = pulumi.Output.from_input(app_network_name)
@@ -152,6 +164,7 @@ class MonitoringStack(pulumi.ComponentResource):
             {
                 "prometheus_url": self.prometheus_url,
                 "grafana_url": self.grafana_url,
+                "alertmanager_url": self.alertmanager_url,
                 "network_name": self.network_name,
                 "app_network_name": self.app_network_name,
             }

@@ -9,10 +9,14 @@ import pulumi
 import pulumi_docker as docker
 from catalogue import prometheus as service
 
+from .alerting_render import PROMETHEUS_CONFIG_DIR
+from .config import Secrets
 from .containers import healthcheck, service_container
 from .render import PROMETHEUS_CONFIG_FILE, PROMETHEUS_RULES_FILE, sha256
 from .settings import Settings
 from .volumes import kept_volume
+from .web_uploads import client_uploads, server_uploads, web_config_flag
+from .webauth import healthcheck_command
 
 __all__ = ["Prometheus", "PrometheusArgs", "TSDB_PATH"]
 
@@ -28,6 +32,8 @@ class PrometheusArgs:
     app_network: pulumi.Input[str]
     # Extra /etc/hosts entries: name -> address (node exporter in the host's namespace).
     hosts: Sequence[tuple[str, str]] = ()
+    # Web auth (its --web.config.file and the client files for itself and Alertmanager).
+    secrets: Optional[Secrets] = None
 
 
 class Prometheus(pulumi.ComponentResource):
@@ -37,6 +43,8 @@ class Prometheus(pulumi.ComponentResource):
         super().__init__("monstack:index:Prometheus", name, None, opts)
         settings = args.settings
         prom = settings.prometheus
+        secrets = args.secrets or Secrets(grafana_admin_password=None, mongodb_uri=None)
+        web = secrets.web
         self.volume = kept_volume(f"{name}-data", settings.prometheus_volume, settings, parent=self)
         command = [
             f"--config.file={PROMETHEUS_CONFIG_FILE}",
@@ -46,6 +54,7 @@ class Prometheus(pulumi.ComponentResource):
         ]
         if prom.retention_size:
             command.append(f"--storage.tsdb.retention.size={prom.retention_size}")
+        command += web_config_flag(secrets, PROMETHEUS_CONFIG_DIR)
         self.container = service_container(
             name,
             settings=settings,
@@ -53,11 +62,14 @@ class Prometheus(pulumi.ComponentResource):
             image=prom.image,
             memory_mb=prom.memory_mb,
             parent=self,
-            config_hash=sha256(args.config_text, args.rules_text),
+            config_hash=sha256(args.config_text, args.rules_text, repr(web)),
             command=command,
             uploads=[
                 docker.ContainerUploadArgs(file=PROMETHEUS_CONFIG_FILE, content=args.config_text),
                 docker.ContainerUploadArgs(file=PROMETHEUS_RULES_FILE, content=args.rules_text),
+                # Web auth: its own server files, and the client files for itself and Alertmanager.
+                *server_uploads(secrets, PROMETHEUS_CONFIG_DIR, salt_key=f"monstack-web:{settings.name}"),
+                *client_uploads(secrets, PROMETHEUS_CONFIG_DIR),
             ],
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=TSDB_PATH)],
             ports=[docker.ContainerPortArgs(internal=service.PORT, external=prom.port, ip=settings.bind_address)],
@@ -66,7 +78,10 @@ class Prometheus(pulumi.ComponentResource):
                 docker.ContainerNetworksAdvancedArgs(name=args.app_network),
             ],
             hosts=[docker.ContainerHostArgs(host=host, ip=ip) for host, ip in args.hosts],
-            healthcheck=healthcheck(f"http://127.0.0.1:{service.PORT}/-/healthy"),
+            healthcheck=healthcheck(
+                "",
+                tests=healthcheck_command(web, config_dir=PROMETHEUS_CONFIG_DIR, port=service.PORT, path="/-/healthy"),
+            ),
             wait=True,
             wait_timeout=120,
         )

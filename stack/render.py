@@ -12,9 +12,12 @@ from typing import Iterable
 import yaml
 
 import catalogue
-from catalogue import grafana, prometheus
+from catalogue import alertmanager, grafana
+
+from .alerting_render import prometheus_alerting, prometheus_datasource, render_alertmanager_datasource, scrape_job_auth
 
 from .settings import Settings, parse_duration_seconds
+from .webauth import WebSecurity
 
 __all__ = [
     "GRAFANA_DASHBOARD_PROVIDER_FILE",
@@ -43,7 +46,11 @@ GRAFANA_DASHBOARD_PROVIDER_FILE = "/etc/grafana/provisioning/dashboards/monstack
 _DEFAULT_SCRAPE_TIMEOUT_SECONDS = 10
 
 
-def render_prometheus_config(settings: Settings, services: Iterable[catalogue.Service] = catalogue.SERVICES) -> dict:
+def render_prometheus_config(
+    settings: Settings,
+    services: Iterable[catalogue.Service] = catalogue.SERVICES,
+    web: WebSecurity = WebSecurity(),
+) -> dict:
     """prometheus.yml: global settings, the rule file, one scrape job per enabled service that has one."""
     interval = settings.prometheus.scrape_interval
     timeout = settings.prometheus.scrape_timeout or (
@@ -51,7 +58,7 @@ def render_prometheus_config(settings: Settings, services: Iterable[catalogue.Se
         if parse_duration_seconds(interval) < _DEFAULT_SCRAPE_TIMEOUT_SECONDS
         else f"{_DEFAULT_SCRAPE_TIMEOUT_SECONDS}s"
     )
-    return {
+    document = {
         "global": {
             "scrape_interval": interval,
             "scrape_timeout": timeout,
@@ -59,8 +66,15 @@ def render_prometheus_config(settings: Settings, services: Iterable[catalogue.Se
             "external_labels": {"monstack": settings.name},
         },
         "rule_files": [PROMETHEUS_RULES_NAME],
-        "scrape_configs": [_scrape_config(job, interval) for job in catalogue.scrape_jobs(settings, services)],
+        "scrape_configs": [
+            {**_scrape_config(job, interval), **scrape_job_auth(job.job_name, web)}
+            for job in catalogue.scrape_jobs(settings, services)
+        ],
     }
+    alerting = prometheus_alerting(settings, web)
+    if alerting:
+        document["alerting"] = alerting
+    return document
 
 
 def _scrape_config(job: catalogue.ScrapeJob, refresh_interval: str) -> dict:
@@ -88,23 +102,12 @@ def render_alert_rules(settings: Settings, services: Iterable[catalogue.Service]
     return catalogue.render_alert_rules(settings, services)
 
 
-def render_grafana_datasources(settings: Settings) -> dict:
-    return {
-        "apiVersion": 1,
-        "datasources": [
-            {
-                "name": "Prometheus",
-                "type": "prometheus",
-                "uid": grafana.PROMETHEUS_DATASOURCE_UID,
-                "access": "proxy",
-                "url": f"http://{prometheus.SERVICE.alias}:{prometheus.PORT}",
-                "isDefault": True,
-                "editable": False,
-                # Lets $__rate_interval cover at least four scrapes.
-                "jsonData": {"timeInterval": settings.prometheus.scrape_interval, "httpMethod": "POST"},
-            }
-        ],
-    }
+def render_grafana_datasources(settings: Settings, web: WebSecurity = WebSecurity()) -> dict:
+    """Prometheus (the dashboards' datasource) and, when it runs, Alertmanager (alerts, silences)."""
+    datasources = [prometheus_datasource(settings, web)]
+    if alertmanager.SERVICE.enabled(settings):
+        datasources.append(render_alertmanager_datasource(settings, web))
+    return {"apiVersion": 1, "datasources": datasources}
 
 
 def render_grafana_dashboard_provider(settings: Settings) -> dict:

@@ -30,6 +30,7 @@ from typing import Any, Optional
 import pytest
 
 from tests.support.tools import require_binary
+from tests.support.webhook_sink import WebhookSink
 
 from . import harness
 import docker
@@ -44,7 +45,10 @@ HELPDESK_IMAGE = "monstack-local/helpdesk:0.1.0"
 # pinned percona exporter's scrape short; Debian's older exporter rejects the option at once
 # (mongodb_up 0 without waiting out its fixed 10 s dial timeout): see docs/e2e.md.
 MONGODB_URI = "mongodb://mongodb.invalid:27017/?connectTimeoutMS=2000"
-SECRETS = {"mongodbUri": MONGODB_URI}
+# The bearer token of the ci stack's `team` webhook receiver (Pulumi.ci.yaml): a receiver credential
+# the tests look for everywhere it must not be.
+RECEIVER_TOKEN = "e2e-receiver-token-" + os.urandom(8).hex()
+SECRETS = {"mongodbUri": MONGODB_URI, "alertmanagerSecrets": json.dumps({"team": RECEIVER_TOKEN})}
 NOT_RUN_HERE = {
     "grafana": "Grafana (grafana/grafana:12.1.1): Debian packages no Grafana, no registry is reachable",
     "cadvisor": "cAdvisor (ghcr.io/google/cadvisor:v0.60.5): Debian packages no cAdvisor, no registry is reachable",
@@ -62,12 +66,26 @@ def free_port(host: str) -> int:
         return sock.getsockname()[1]
 
 
-def stack_config(name: str, *, prometheus_port: int, node_exporter_port: int, **prometheus: Any) -> dict:
-    """Pulumi.ci.yaml's config with this stack name, these ports and Prometheus overrides."""
+def stack_config(
+    name: str,
+    *,
+    prometheus_port: int,
+    node_exporter_port: int,
+    alertmanager_port: Optional[int] = None,
+    sink_url: Optional[str] = None,
+    **prometheus: Any,
+) -> dict:
+    """Pulumi.ci.yaml's config with this stack name, these ports, the webhook sink's URL and Prometheus overrides."""
     config = copy.deepcopy(harness.ci_config())
     config["monstack:name"] = name
     config["monstack:prometheus"] = {**config["monstack:prometheus"], "port": prometheus_port, **prometheus}
     config["monstack:nodeExporter"] = {**config["monstack:nodeExporter"], "port": node_exporter_port}
+    alertmanager = config["monstack:alertmanager"]
+    if alertmanager_port is not None:
+        alertmanager["port"] = alertmanager_port
+    if sink_url is not None:
+        for receiver in alertmanager["receivers"]:
+            receiver["url"] = sink_url.rstrip("/") + urllib.parse.urlsplit(receiver["url"]).path
     return config
 
 
@@ -189,7 +207,8 @@ class DeployedStack:
 
 def deploy_clean(
     name: str, state_dir: Path, *, docker_host: Optional[str] = None, bind_address: Optional[str] = None,
-    node_exporter_listen: Optional[str] = None, ports: Optional[tuple[int, int]] = None, **prometheus: Any,
+    node_exporter_listen: Optional[str] = None, ports: Optional[tuple[int, int]] = None,
+    sink_url: Optional[str] = None, **prometheus: Any,
 ) -> DeployedStack:
     """Deploy a new stack `name` on free ports (or `ports`: Prometheus, node exporter) and wait until all its targets are up."""
     listen = node_exporter_listen or node_exporter_address()
@@ -198,6 +217,8 @@ def deploy_clean(
         name,
         prometheus_port=prometheus_port,
         node_exporter_port=node_exporter_port,
+        alertmanager_port=free_port("127.0.0.1"),
+        sink_url=sink_url,
         **prometheus,
     )
     config["monstack:nodeExporter"]["listenAddress"] = listen
@@ -272,9 +293,19 @@ def app(engine: docker.APIClient, images: list[str]) -> str:
 
 
 @pytest.fixture(scope="session")
-def stack(app: str, tmp_path_factory: pytest.TempPathFactory) -> DeployedStack:
+def sink(app: str, engine: docker.APIClient) -> WebhookSink:
+    """The webhook sink the ci stack's Alertmanager notifies: on the app network's gateway, an
+    address of this machine that its containers reach and other machines do not."""
+    gateway = engine.inspect_network(APP_NETWORK)["IPAM"]["Config"][0]["Gateway"]
+    sink = WebhookSink(gateway).start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(app: str, sink: WebhookSink, tmp_path_factory: pytest.TempPathFactory) -> DeployedStack:
     """The ci stack, deployed once from nothing; destroyed at the end."""
-    deployed = deploy_clean("monstack-ci", tmp_path_factory.mktemp("stack-ci"))
+    deployed = deploy_clean("monstack-ci", tmp_path_factory.mktemp("stack-ci"), sink_url=sink.url("/"))
     REPORT["time_to_up"] = deployed.all_up_at - deployed.deploy_started
     yield deployed
     harness.destroy(state_dir=deployed.state_dir)

@@ -19,9 +19,14 @@ def test_removing_the_stack_keeps_the_data_volume_and_leaves_the_app_alone(app, 
 
     result = harness.destroy(state_dir=deployed.state_dir)
 
-    assert [a["op"] for a in result.actions if a["type"] == harness.VOLUME] == ["retain"]
+    # Both data volumes (Prometheus' TSDB, Alertmanager's silences) are kept.
+    assert sorted((a["name"], a["op"]) for a in result.actions if a["type"] == harness.VOLUME) == [
+        ("monstack-alertmanager-data", "retain"),
+        ("monstack-prometheus-data", "retain"),
+    ]
     kept = engine.inspect_volume(volume["Name"])
     assert (kept["Name"], kept["CreatedAt"]) == (volume["Name"], volume["CreatedAt"])
+    assert engine.inspect_volume(f"{deployed.name}-alertmanager-data")["Name"] == f"{deployed.name}-alertmanager-data"
     assert stack_containers(engine, deployed.name) == {}
     assert all(n["Name"] != network for n in engine.networks())
     # The app's network and backend belong to the app: untouched.

@@ -60,7 +60,13 @@ def _listening(port: int) -> set[str]:
 def test_every_target_is_up_by_its_second_scrape_and_the_time_to_up_is_printed(stack):
     settings = _settings(stack.config)
     current = targets(stack.url)
-    expected_jobs = {catalogue.prometheus.JOB, catalogue.backend.JOB, catalogue.mongodb_exporter.JOB, catalogue.node_exporter.JOB}
+    expected_jobs = {
+        catalogue.prometheus.JOB,
+        catalogue.backend.JOB,
+        catalogue.mongodb_exporter.JOB,
+        catalogue.node_exporter.JOB,
+        catalogue.alertmanager.JOB,
+    }
     assert {t["labels"]["job"] for t in current} == expected_jobs
     assert all(t["health"] == "up" for t in current), [(t["scrapeUrl"], t["lastError"]) for t in current]
     # Prometheus' own record of every scrape since the deploy: each target's first successful
@@ -122,10 +128,14 @@ def test_nothing_is_published_on_another_address_than_the_configured_one(stack, 
             for binding in bindings or []:
                 published.add((name, port, binding["HostIp"], binding["HostPort"]))
         assert not info["HostConfig"].get("PublishAllPorts"), name
-    assert published == {(f"{stack.name}-prometheus", "9090/tcp", settings.bind_address, str(settings.prometheus.port))}
+    assert published == {
+        (f"{stack.name}-prometheus", "9090/tcp", settings.bind_address, str(settings.prometheus.port)),
+        (f"{stack.name}-alertmanager", "9093/tcp", settings.bind_address, str(settings.alertmanager.port)),
+    }
     # What listens on the host: the published port only on bindAddress, node exporter (in the
     # host's network namespace) only on its listen address.
     assert _listening(settings.prometheus.port) == {settings.bind_address}
+    assert _listening(settings.alertmanager.port) == {settings.bind_address}
     assert _listening(settings.node_exporter.port) == {settings.node_exporter.listen_address}
     host_networked = {n for n, info in containers.items() if info["HostConfig"]["NetworkMode"] == "host"}
     assert host_networked == {f"{stack.name}-node-exporter"}
@@ -187,7 +197,12 @@ def test_ci_stack_runs_without_grafana_and_cadvisor_because_no_image_can_be_buil
     settings = _settings(stack.config)
     assert not settings.grafana.enabled and not settings.cadvisor.enabled
     services = {info["Config"]["Labels"].get("monstack.service") for info in stack_containers(engine, stack.name).values()}
-    assert services == {catalogue.prometheus.JOB, catalogue.mongodb_exporter.JOB, catalogue.node_exporter.JOB}
+    assert services == {
+        catalogue.prometheus.JOB,
+        catalogue.mongodb_exporter.JOB,
+        catalogue.node_exporter.JOB,
+        catalogue.alertmanager.JOB,
+    }
     for service, reason in NOT_RUN_HERE.items():
         REPORT[f"note:{service}"] = f"checked: {service} is off in the ci stack and absent from the engine"
         print(f"not deployed: {reason}")

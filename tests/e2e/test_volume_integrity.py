@@ -78,7 +78,7 @@ def test_settings_changes_keep_the_volume_its_identity_and_its_data(prop_stack, 
         assert replaced == ({"monstack-prometheus-container"} if declared_change else set())
         assert {name: engine.inspect_container(name)["Id"] for name in others} == before
         # The volume resource is untouched, and on the engine it is the same volume.
-        assert [a["op"] for a in result.actions if a["type"] == harness.VOLUME] == ["same"]
+        assert [a["op"] for a in result.actions if a["type"] == harness.VOLUME and a["name"] == "monstack-prometheus-data"] == ["same"]
         now = engine.inspect_volume(volume["Name"])
         assert (now["Name"], now["CreatedAt"], now["Labels"]) == (volume["Name"], volume["CreatedAt"], volume["Labels"])
         mounted = [m for m in engine.inspect_container(f"{prop_stack.name}-prometheus")["Mounts"] if m["Destination"] == "/prometheus"]

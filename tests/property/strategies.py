@@ -50,10 +50,20 @@ stack_config = st.fixed_dictionaries(
         "mongodbExporter": service("percona/mongodb_exporter"),
         "nodeExporter": service("prom/node-exporter", port=ports, listenAddress=st.sampled_from(["172.17.0.1", "172.18.0.1"])),
         "cadvisor": service("gcr.io/cadvisor/cadvisor"),
+        "alertmanager": service(
+            "prom/alertmanager", port=ports, retention=durations, route=optional(groupWait=durations)
+        ),
     },
 ).filter(
-    # Prometheus and Grafana both publish on bindAddress: their ports must differ.
-    lambda c: c.get("prometheus", {}).get("port", 9090) != c.get("grafana", {}).get("port", 3000)
+    # Prometheus, Grafana and Alertmanager all publish on bindAddress: their ports must differ.
+    lambda c: len(
+        {
+            c.get("prometheus", {}).get("port", 9090),
+            c.get("grafana", {}).get("port", 3000),
+            c.get("alertmanager", {}).get("port", 9093),
+        }
+    )
+    == 3
 ).filter(
     # A scrape may not take longer than the interval between scrapes.
     lambda c: parse_duration_seconds(c.get("prometheus", {}).get("scrapeTimeout", "1s"))

@@ -15,7 +15,8 @@ from tests.support.pulumi_program import PROJECT_ROOT, RecordingMocks, run_progr
 from tests.support.scrape import job_targets
 from tests.support.tools import require_binary
 
-MONGODB_URI = {"mongodbUri": "mongodb://mongo:27017"}
+# With a web password, any bindAddress (also a non-loopback one) is a valid config.
+MONGODB_URI = {"mongodbUri": "mongodb://mongo:27017", "webPassword": "a web password of some length"}
 PROGRAM_RUNS = hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -31,7 +31,14 @@ def promtool_test(tmp_path, settings, tests):
     )
 
 
+def runbook(name):
+    """The runbook link every alert carries: its section of docs/runbooks.md."""
+    return f"{settings_from_mapping({}).alert_rules.runbook_base_url}#{name.lower()}"
+
+
 def alert(name, eval_time, expected):
+    for firing in expected:
+        firing.setdefault("exp_annotations", {}).setdefault("runbook_url", runbook(name))
     return {"eval_time": eval_time, "alertname": name, "exp_alerts": expected}
 
 
@@ -81,7 +88,7 @@ def test_alerts_fire_on_the_series_they_watch(tmp_path):
                     "exp_labels": {"severity": "critical", **BACKEND},
                     "exp_annotations": {
                         "summary": "Prometheus cannot scrape a target",
-                        "description": "backend at backend:8000 has been down for 2 minutes.",
+                        "description": "backend at backend:8000 has not answered a scrape for 2m.",
                     },
                 }]),
                 alert("BackendHighErrorRatio", "12m", [{

@@ -13,6 +13,7 @@ from tests.unit.conftest import MONGODB_URI
 
 # Every service of the catalogue that the stack runs a container for (the backend is the app's own).
 SERVICES = tuple(service.name for service in catalogue.SERVICES if service.deployed)
+WEB_PASSWORD = "a web password of some length"
 
 
 def dev_stack_config():
@@ -45,9 +46,14 @@ def test_every_image_is_pinned(deploy):
 
 @pytest.mark.parametrize("bind_address", ["127.0.0.1", "10.1.2.3", "::1"])
 def test_every_published_port_is_bound_to_the_configured_address(deploy, bind_address):
-    deployment = deploy({"bindAddress": bind_address})
+    # A non-loopback address needs web auth (tests/unit/test_web_auth.py).
+    deployment = deploy({"bindAddress": bind_address}, secrets={"mongodbUri": MONGODB_URI, "webPassword": WEB_PASSWORD})
     published = [(name, port) for name, c in deployment.containers.items() for port in c.inputs.get("ports", [])]
-    assert {name for name, _ in published} == {"monstack-dev-prometheus", "monstack-dev-grafana"}
+    assert {name for name, _ in published} == {
+        "monstack-dev-prometheus",
+        "monstack-dev-grafana",
+        "monstack-dev-alertmanager",
+    }
     for name, port in published:
         assert port["ip"] == bind_address, name
 
@@ -126,7 +132,11 @@ def test_an_app_network_is_created_when_none_is_configured(deploy):
 def test_volumes_are_named_and_kept_on_delete(deploy):
     deployment = deploy()
     volumes = {v.inputs["name"]: v for v in deployment.volumes}
-    assert set(volumes) == {"monstack-dev-prometheus-data", "monstack-dev-grafana-data"}
+    assert set(volumes) == {
+        "monstack-dev-prometheus-data",
+        "monstack-dev-grafana-data",
+        "monstack-dev-alertmanager-data",
+    }
     for volume in volumes.values():
         assert volume.retain_on_delete
         assert not volume.protect
@@ -187,9 +197,12 @@ def test_grafana_disables_anonymous_access_and_sign_up(deploy):
 def test_grafana_provisions_the_prometheus_datasource_by_uid(deploy):
     grafana = deploy().containers["monstack-dev-grafana"]
     datasources = yaml.safe_load(upload(grafana, "/etc/grafana/provisioning/datasources/monstack.yaml"))
-    (source,) = datasources["datasources"]
+    source, alertmanager = datasources["datasources"]
     assert source["uid"] == catalogue.grafana.PROMETHEUS_DATASOURCE_UID
     assert source["url"] == "http://prometheus:9090"
+    assert (alertmanager["type"], alertmanager["uid"]) == ("alertmanager", catalogue.alertmanager.DATASOURCE_UID)
+    assert alertmanager["url"] == "http://alertmanager:9093"
+    assert alertmanager["jsonData"]["implementation"] == "prometheus"
     provider = yaml.safe_load(upload(grafana, "/etc/grafana/provisioning/dashboards/monstack.yaml"))
     assert provider["providers"][0]["options"]["path"] == catalogue.grafana.DASHBOARDS_DIR
 
@@ -229,6 +242,7 @@ def test_switched_off_services_are_not_declared(deploy):
             "cadvisor": {"enabled": False},
             "mongodbExporter": {"enabled": False},
             "nodeExporter": {"enabled": False},
+            "alertmanager": {"enabled": False},
         },
         secrets={},
     )
@@ -237,6 +251,8 @@ def test_switched_off_services_are_not_declared(deploy):
     assert always_on == [catalogue.prometheus.JOB, catalogue.backend.JOB]
     assert list(scrape_targets(deployment)) == always_on
     assert "grafana_url" not in deployment.outputs
+    assert "alertmanager_url" not in deployment.outputs
+    assert "alerting" not in yaml.safe_load(upload(deployment.containers["monstack-dev-prometheus"], PROMETHEUS_CONFIG_FILE))
 
 
 def test_stack_outputs(deploy):

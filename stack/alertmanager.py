@@ -1,0 +1,93 @@
+"""The Alertmanager component: routed receivers, silences on a kept volume, published on bindAddress."""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_docker as docker
+from catalogue import alertmanager as service
+
+from .alertmanager_config import ALERTMANAGER_CONFIG_DIR, ALERTMANAGER_CONFIG_FILE, receiver_secret_file, render_alertmanager_config
+from .config import Secrets
+from .containers import healthcheck, service_container
+from .render import sha256, to_yaml
+from .settings import Settings
+from .volumes import kept_volume
+from .web_uploads import server_uploads, web_config_flag
+from .webauth import healthcheck_command
+
+__all__ = ["Alertmanager", "AlertmanagerArgs", "DATA_PATH"]
+
+# Silences and the notification log (the image's declared volume).
+DATA_PATH = "/alertmanager"
+
+
+def external_url(settings: Settings, scheme: str) -> str:
+    """The URL people open; Alertmanager puts it in notifications' links."""
+    host = f"[{settings.bind_address}]" if ":" in settings.bind_address else settings.bind_address
+    return urllib.parse.urlunsplit((scheme, f"{host}:{settings.alertmanager.port}", "/", "", ""))
+
+
+@dataclass(frozen=True)
+class AlertmanagerArgs:
+    settings: Settings
+    secrets: Secrets  # receiver credentials and web auth
+    monitoring_network: pulumi.Input[str]
+
+
+class Alertmanager(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AlertmanagerArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("monstack:index:Alertmanager", name, None, opts)
+        settings, secrets = args.settings, args.secrets
+        am = settings.alertmanager
+        web = secrets.web
+        config_text = to_yaml(render_alertmanager_config(am))
+        self.volume = kept_volume(f"{name}-data", settings.alertmanager_volume, settings, parent=self)
+        url = external_url(settings, web.scheme)
+        command = [
+            f"--config.file={ALERTMANAGER_CONFIG_FILE}",
+            f"--storage.path={DATA_PATH}",
+            f"--data.retention={am.retention}",
+            f"--web.listen-address=:{service.PORT}",
+            f"--web.external-url={url}",
+            # One instance: no gossip port (HA would need peers and a shared network).
+            "--cluster.listen-address=",
+            *web_config_flag(secrets, ALERTMANAGER_CONFIG_DIR),
+        ]
+        uploads = [docker.ContainerUploadArgs(file=ALERTMANAGER_CONFIG_FILE, content=config_text)]
+        # Each credential is a file the config names (`*_file`): never in the config text,
+        # the environment, the command line or the labels.
+        for receiver, credential in sorted(secrets.receiver_credentials.items()):
+            uploads.append(
+                docker.ContainerUploadArgs(file=receiver_secret_file(receiver), content=pulumi.Output.secret(credential))
+            )
+        uploads += server_uploads(secrets, ALERTMANAGER_CONFIG_DIR, salt_key=f"monstack-web:{settings.name}")
+        self.container = service_container(
+            name,
+            settings=settings,
+            service=service.SERVICE.name,
+            image=am.image,
+            memory_mb=am.memory_mb,
+            parent=self,
+            config_hash=sha256(config_text, repr(web)),
+            command=command,
+            uploads=uploads,
+            volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_PATH)],
+            ports=[docker.ContainerPortArgs(internal=service.PORT, external=am.port, ip=settings.bind_address)],
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=args.monitoring_network, aliases=[service.SERVICE.alias])
+            ],
+            healthcheck=healthcheck(
+                "",
+                tests=healthcheck_command(web, config_dir=ALERTMANAGER_CONFIG_DIR, port=service.PORT, path="/-/healthy"),
+            ),
+            wait=True,
+            wait_timeout=120,
+        )
+        self.url = pulumi.Output.from_input(url.rstrip("/"))
+        self.register_outputs({"url": self.url, "volume": self.volume.name})
