@@ -24,7 +24,12 @@ def healthcheck(
     url: str, *, start_period: str = "30s", tests: Optional[list[str]] = None
 ) -> docker.ContainerHealthcheckArgs:
     """An HTTP healthcheck with busybox `wget`, which the pinned images ship (or `tests`, a
-    command of the same kind, for example one that sends credentials read from a file)."""
+    command of the same kind, for example one that sends credentials read from a file).
+
+    Durations are written as the provider reads them back (Go's `Duration.String()`: `1m0s`,
+    not `60s`): with `replace_on_changes=["healthcheck"]` any other spelling replaces the
+    container on every `pulumi up` (tests/unit/test_declared_canonical.py checks them all).
+    """
     return docker.ContainerHealthcheckArgs(
         tests=tests or ["CMD", "wget", "-q", "-O", "/dev/null", url],
         interval="15s",
@@ -50,6 +55,11 @@ def service_container(
     Every container: drops all Linux capabilities (a service that needs one adds it
     explicitly), may not gain privileges, restarts unless stopped, has a memory limit
     without extra swap, and rotates its logs.
+
+    Logs go to Docker's `local` driver, which rotates by itself (20 MB x 5 files, compressed),
+    and no `log_opts` are declared: the provider reads `log_opts` back only when they are
+    declared, and then with the daemon's default log-opts merged in (daemon.json), which would
+    replace every container on every `pulumi up` on such an engine.
     """
     remote = docker.RemoteImage(
         f"{name}-image",
@@ -68,6 +78,12 @@ def service_container(
         "capabilities", docker.ContainerCapabilitiesArgs(drops=["ALL"])
     )
     replace_on_changes = ["healthcheck"] if "healthcheck" in container_args else []
+    security_opts = ["no-new-privileges:true"]
+    if "host" in (container_args.get("pid_mode"), container_args.get("ipc_mode")):
+        # Docker adds this itself to a container in the host's PID or IPC namespace (moby
+        # daemon/create.go, generateSecurityOpt), and the provider reads it back: declared, so
+        # that the read-back equals the declaration and `pulumi up` does not replace it each time.
+        security_opts.append("label=disable")
     return docker.Container(
         f"{name}-container",
         name=settings.container_name(service),
@@ -76,10 +92,9 @@ def service_container(
         memory=memory_mb,
         memory_swap=memory_mb,
         capabilities=capabilities,
-        security_opts=["no-new-privileges:true"],
+        security_opts=security_opts,
         labels=labels,
-        log_driver="json-file",
-        log_opts={"max-size": "10m", "max-file": "3"},
+        log_driver="local",
         **container_args,
         opts=pulumi.ResourceOptions(
             parent=parent,

@@ -19,6 +19,7 @@ from .render import (
     GRAFANA_DATASOURCE_FILE,
     render_grafana_dashboard_provider,
     render_grafana_datasources,
+    render_grafana_start_script,
     sha256,
     to_yaml,
 )
@@ -26,10 +27,11 @@ from .settings import Settings
 from .volumes import kept_volume
 from .web_uploads import client_uploads
 
-__all__ = ["Grafana", "GrafanaArgs", "ADMIN_PASSWORD_FILE"]
+__all__ = ["Grafana", "GrafanaArgs", "ADMIN_PASSWORD_FILE", "START_SCRIPT_FILE"]
 
 DATA_PATH = "/var/lib/grafana"
 ADMIN_PASSWORD_FILE = "/run/secrets/grafana-admin-password"
+START_SCRIPT_FILE = "/etc/grafana/monstack-start.sh"
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Grafana(pulumi.ComponentResource):
         files = {
             GRAFANA_DATASOURCE_FILE: to_yaml(render_grafana_datasources(settings, secrets.web)),
             GRAFANA_DASHBOARD_PROVIDER_FILE: to_yaml(render_grafana_dashboard_provider(settings)),
+            START_SCRIPT_FILE: render_grafana_start_script(ADMIN_PASSWORD_FILE),
         }
         for filename, text in sorted(dashboards.items()):
             if posixpath.basename(filename) != filename or not filename.endswith(".json"):
@@ -85,6 +88,8 @@ class Grafana(pulumi.ComponentResource):
             memory_mb=graf.memory_mb,
             parent=self,
             config_hash=sha256(*(f"{path}\n{text}" for path, text in sorted(files.items()))),
+            # The admin password is applied at every start, not only when the database is created.
+            entrypoints=["/bin/sh", START_SCRIPT_FILE],
             envs=[
                 f"GF_SECURITY_ADMIN_USER={graf.admin_user}",
                 f"GF_SECURITY_ADMIN_PASSWORD__FILE={ADMIN_PASSWORD_FILE}",
@@ -102,7 +107,7 @@ class Grafana(pulumi.ComponentResource):
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_PATH)],
             ports=[docker.ContainerPortArgs(internal=service.PORT, external=graf.port, ip=settings.bind_address)],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.monitoring_network, aliases=[service.SERVICE.alias])],
-            healthcheck=healthcheck(f"http://127.0.0.1:{service.PORT}/api/health", start_period="60s"),
+            healthcheck=healthcheck(f"http://127.0.0.1:{service.PORT}/api/health", start_period="1m0s"),
             wait=True,
             wait_timeout=180,
         )

@@ -25,7 +25,9 @@ __all__ = [
     "PROMETHEUS_CONFIG_FILE",
     "PROMETHEUS_RULES_FILE",
     "PROMETHEUS_RULES_NAME",
+    "GRAFANA_IMAGE_ENTRYPOINT",
     "render_grafana_dashboard_provider",
+    "render_grafana_start_script",
     "render_alert_rules",
     "render_grafana_datasources",
     "render_prometheus_config",
@@ -124,6 +126,35 @@ def render_grafana_dashboard_provider(settings: Settings) -> dict:
             }
         ],
     }
+
+
+# The Grafana image's own entrypoint (grafana/grafana packaging/docker/run.sh).
+GRAFANA_IMAGE_ENTRYPOINT = "/run.sh"
+
+
+def render_grafana_start_script(password_file: str) -> str:
+    """Grafana's entrypoint: apply the admin password from its secret file, then start as the image does.
+
+    Grafana sets GF_SECURITY_ADMIN_PASSWORD only when it creates its database, so on a kept
+    volume (destroy + up, a changed secret) the password in the stack's output would not log in.
+    At every start with an existing database this resets the admin password to the file's
+    content (`grafana cli admin reset-admin-password --password-from-stdin`, Grafana's own
+    command; the password never appears in a command line or the environment). The first start
+    creates the admin with the same file (GF_SECURITY_ADMIN_PASSWORD__FILE).
+    """
+    return f"""#!/bin/sh
+# monstack: apply the admin password at every start, then run Grafana's own entrypoint.
+set -eu
+if [ -s "${{GF_PATHS_DATA}}/grafana.db" ]; then
+    if grafana cli --homepath "${{GF_PATHS_HOME}}" --config "${{GF_PATHS_CONFIG}}" \
+        admin reset-admin-password --password-from-stdin <"{password_file}" >/dev/null 2>&1; then
+        echo "monstack: admin password applied from {password_file}" >&2
+    else
+        echo "monstack: could not apply the admin password from {password_file} (admin user missing?)" >&2
+    fi
+fi
+exec {GRAFANA_IMAGE_ENTRYPOINT} "$@"
+"""
 
 
 def to_yaml(document: dict) -> str:

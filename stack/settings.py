@@ -29,6 +29,7 @@ from .settings_types import (  # noqa: F401 - re-exported: the value types of ev
     DockerName,
     Duration,
     IPAddress,
+    IPv4Address,
     Image,
     MemoryMb,
     Port,
@@ -96,7 +97,7 @@ class NodeExporterSettings(_Model):
     image: Image = "prom/node-exporter:v1.9.1"
     # node exporter shares the host's network namespace; it listens on the Docker bridge
     # gateway (docker0), which the host and its containers reach but the LAN does not.
-    listen_address: IPAddress = "172.17.0.1"
+    listen_address: IPv4Address = "172.17.0.1"
     port: Port = 9100
     memory_mb: MemoryMb = 128
 

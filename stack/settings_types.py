@@ -84,6 +84,19 @@ def _ip_address(value: str) -> str:
         raise ValueError(f"{value!r} is not an IP address (example: 127.0.0.1)") from None
 
 
+def _ipv4_address(value: str) -> str:
+    # The address goes into Prometheus' /etc/hosts (`hosts`), which pulumi-docker reads back
+    # by splitting "host:ip" on ':' (terraform-provider-docker flattenExtraHosts): an IPv6
+    # address would come back cut and replace Prometheus on every `pulumi up`.
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not an IPv4 address (example: 172.17.0.1, the docker0 gateway); "
+            "IPv6 is not supported here"
+        ) from None
+
+
 _DOCKER_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 
 
@@ -110,6 +123,7 @@ Image = Annotated[str, AfterValidator(_pinned_image)]
 Duration = Annotated[str, AfterValidator(_positive_duration)]
 ByteSize = Annotated[str, AfterValidator(_byte_size)]
 IPAddress = Annotated[str, AfterValidator(_ip_address)]
+IPv4Address = Annotated[str, AfterValidator(_ipv4_address)]
 DockerName = Annotated[str, AfterValidator(_docker_name)]
 ScrapeTarget = Annotated[str, AfterValidator(_scrape_target)]
 Port = Annotated[int, Field(ge=1, le=65535)]

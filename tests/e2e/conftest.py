@@ -33,7 +33,8 @@ from tests.support.tools import require_binary
 from tests.support.webhook_sink import WebhookSink
 
 from . import harness
-from .engine import Engine, NotFound
+import docker
+from docker.errors import APIError, NotFound
 
 REPO = harness.REPO
 ENGINE_DIR = Path(os.environ.get("MONSTACK_E2E_ENGINE_DIR", "/tmp/monstack-e2e-engine"))
@@ -144,23 +145,42 @@ def docker_exec(container: str, *command: str) -> str:
     ).stdout
 
 
-def stack_containers(engine: Engine, stack_name: str) -> dict[str, dict]:
+def stack_containers(engine: docker.APIClient, stack_name: str) -> dict[str, dict]:
     """Containers of one stack on the engine (label monstack.stack), inspected, by name."""
-    found = engine.containers(label=f"monstack.stack={stack_name}")
-    return {c["Names"][0].lstrip("/"): engine.container(c["Id"]) for c in found}
+    found = engine.containers(all=True, filters={"label": f"monstack.stack={stack_name}"})
+    return {c["Names"][0].lstrip("/"): engine.inspect_container(c["Id"]) for c in found}
 
 
-def remove_e2e_objects(engine: Engine) -> None:
+def remove_e2e_objects(engine: docker.APIClient) -> None:
     """Remove every container, network and volume labelled monstack.e2e=1."""
-    for container in engine.containers(label=f"{harness.HARNESS_LABEL}=1"):
-        engine.remove_container(container["Id"])
-    for net in engine.request("GET", "/networks", query={"filters": json.dumps({"label": [f"{harness.HARNESS_LABEL}=1"]})}):
+    label = {"label": f"{harness.HARNESS_LABEL}=1"}
+    for container in engine.containers(all=True, filters=label):
+        engine.remove_container(container["Id"], v=True, force=True)
+    for net in engine.networks(filters=label):
         try:
             engine.remove_network(net["Id"])
-        except NotFound:
-            pass
-    for volume in engine.volumes(label=f"{harness.HARNESS_LABEL}=1"):
+        except APIError:
+            pass  # gone meanwhile, or not removable here (a swarm network while the node is a manager)
+    for volume in engine.volumes(filters=label)["Volumes"] or []:
         engine.remove_volume(volume["Name"])
+
+
+def start_app(engine: docker.APIClient) -> str:
+    """The app's network (created unless it exists) and its backend container, started; the container id."""
+    try:
+        engine.inspect_network(APP_NETWORK)
+    except NotFound:
+        engine.create_network(APP_NETWORK, driver="bridge", check_duplicate=True, labels={harness.HARNESS_LABEL: "1"})
+    cid = engine.create_container_from_config(
+        {
+            "Image": HELPDESK_IMAGE,
+            "Labels": {harness.HARNESS_LABEL: "1"},
+            "HostConfig": {"NetworkMode": APP_NETWORK, "RestartPolicy": {"Name": "unless-stopped"}},
+        },
+        BACKEND,
+    )["Id"]
+    engine.start(cid)
+    return cid
 
 
 @dataclass
@@ -173,31 +193,43 @@ class DeployedStack:
     deploy_started: float
     all_up_at: float
     extras: dict = field(default_factory=dict)
+    docker_host: Optional[str] = None  # None: the shared engine
 
-    def deploy(self, config: Optional[dict] = None) -> harness.Result:
+    def deploy(self, config: Optional[dict] = None, *, refresh: bool = False) -> harness.Result:
         if config is not None:
             self.config = config
-        self.result = harness.deploy(self.config, secrets=SECRETS, state_dir=self.state_dir)
+        self.result = harness.deploy(
+            self.config, secrets=SECRETS, state_dir=self.state_dir, refresh=refresh, docker_host=self.docker_host
+        )
         self.url = self.result.outputs["prometheus_url"]
         return self.result
 
 
-def deploy_clean(name: str, state_dir: Path, *, sink_url: Optional[str] = None, **prometheus: Any) -> DeployedStack:
-    """Deploy a new stack `name` on free ports and wait until all its targets are up."""
+def deploy_clean(
+    name: str, state_dir: Path, *, docker_host: Optional[str] = None, bind_address: Optional[str] = None,
+    node_exporter_listen: Optional[str] = None, ports: Optional[tuple[int, int]] = None,
+    sink_url: Optional[str] = None, **prometheus: Any,
+) -> DeployedStack:
+    """Deploy a new stack `name` on free ports (or `ports`: Prometheus, node exporter) and wait until all its targets are up."""
+    listen = node_exporter_listen or node_exporter_address()
+    prometheus_port, node_exporter_port = ports or (free_port("127.0.0.1"), free_port(listen))
     config = stack_config(
         name,
-        prometheus_port=free_port("127.0.0.1"),
-        node_exporter_port=free_port(node_exporter_address()),
+        prometheus_port=prometheus_port,
+        node_exporter_port=node_exporter_port,
         alertmanager_port=free_port("127.0.0.1"),
         sink_url=sink_url,
         **prometheus,
     )
+    config["monstack:nodeExporter"]["listenAddress"] = listen
+    if bind_address:
+        config["monstack:bindAddress"] = bind_address
     started = time.time()
-    result = harness.deploy(config, secrets=SECRETS, state_dir=state_dir)
+    result = harness.deploy(config, secrets=SECRETS, state_dir=state_dir, docker_host=docker_host)
     url = result.outputs["prometheus_url"]
     wait_ready(url)
     all_up = wait_all_targets_up(url)
-    return DeployedStack(name, config, state_dir, url, result, started, all_up)
+    return DeployedStack(name, config, state_dir, url, result, started, all_up, docker_host=docker_host)
 
 
 def node_exporter_address() -> str:
@@ -208,7 +240,7 @@ def node_exporter_address() -> str:
 
 
 @pytest.fixture(scope="session")
-def engine() -> Engine:
+def engine() -> docker.APIClient:
     require_binary("dockerd")
     require_binary("docker")
     started = time.monotonic()
@@ -219,7 +251,7 @@ def engine() -> Engine:
         pytest.fail(f"could not start a Docker engine: {proc.stderr}")
     we_started = proc.stdout.strip().splitlines()[-1] == "started"
     REPORT["engine"] = f"{'started' if we_started else 'already running'} ({time.monotonic() - started:.1f}s)"
-    client = Engine()
+    client = harness.client()
     remove_e2e_objects(client)
     yield client
     remove_e2e_objects(client)
@@ -228,7 +260,7 @@ def engine() -> Engine:
 
 
 @pytest.fixture(scope="session")
-def images(engine: Engine) -> list[str]:
+def images(engine: docker.APIClient) -> list[str]:
     require_binary("debootstrap")
     started = time.monotonic()
     proc = subprocess.run(
@@ -241,23 +273,9 @@ def images(engine: Engine) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def app(engine: Engine, images: list[str]) -> str:
+def app(engine: docker.APIClient, images: list[str]) -> str:
     """The app team's side: their network and the helpdesk backend on it, named `backend`."""
-    try:
-        engine.network(APP_NETWORK)
-    except NotFound:
-        engine.create_network(
-            {"Name": APP_NETWORK, "Driver": "bridge", "CheckDuplicate": True, "Labels": {harness.HARNESS_LABEL: "1"}}
-        )
-    cid = engine.create_container(
-        BACKEND,
-        {
-            "Image": HELPDESK_IMAGE,
-            "Labels": {harness.HARNESS_LABEL: "1"},
-            "HostConfig": {"NetworkMode": APP_NETWORK, "RestartPolicy": {"Name": "no"}},
-        },
-    )
-    engine.start(cid)
+    cid = start_app(engine)
     deadline = time.monotonic() + 60
     while True:
         probe = subprocess.run(
@@ -268,17 +286,17 @@ def app(engine: Engine, images: list[str]) -> str:
         if probe.returncode == 0:
             break
         if time.monotonic() > deadline:
-            pytest.fail(f"the helpdesk backend did not answer:\n{engine.logs(cid)}\n{probe.stderr}")
+            pytest.fail(f"the helpdesk backend did not answer:\n{engine.logs(cid, tail=40).decode()}\n{probe.stderr}")
         time.sleep(0.5)
     yield APP_NETWORK
-    engine.remove_container(cid)
+    engine.remove_container(cid, v=True, force=True)
 
 
 @pytest.fixture(scope="session")
-def sink(app: str, engine: Engine) -> WebhookSink:
+def sink(app: str, engine: docker.APIClient) -> WebhookSink:
     """The webhook sink the ci stack's Alertmanager notifies: on the app network's gateway, an
     address of this machine that its containers reach and other machines do not."""
-    gateway = engine.network(APP_NETWORK)["IPAM"]["Config"][0]["Gateway"]
+    gateway = engine.inspect_network(APP_NETWORK)["IPAM"]["Config"][0]["Gateway"]
     sink = WebhookSink(gateway).start()
     yield sink
     sink.stop()

@@ -4,17 +4,27 @@ Neither the Pulumi CLI nor its Docker provider plugin installs here, so this mod
 real `__main__.py` under Pulumi's mocks (`pulumi.runtime.set_mocks`, as `pulumi up` would run
 it: same config, `preview=False`) and its `Mocks.new_resource` does on a real Docker engine
 what the provider would do with the exact inputs the program registered, in the order Pulumi
-resolves them.  It remembers each deployment's inputs per URN in a JSON state file, so a second
-run diffs like the engine does: unchanged resources are left alone, containers whose
-replace-forcing inputs changed are replaced (delete-before-replace when the program asks for
-it), `restart`/`memory` are updated in place, and resources no longer declared are deleted
-(volumes with `retainOnDelete` are kept).  What it does not cover is listed in docs/e2e.md.
+resolves them.
+
+It keeps what the real provider keeps: after each create (and each refresh) the resource's
+*state* as the provider's Read function writes it from `docker inspect` (tests/support/
+provider_state.py, after kreuzwerker/terraform-provider-docker), and the next deploy diffs the
+new inputs against that state with the provider's ForceNew and update rules: unchanged resources
+are left alone, containers whose replace-forcing attributes differ are replaced
+(delete-before-replace when the program asks for it), `restart`/`memory`/`memorySwap`/... are
+updated in place, other attributes (healthcheck, wait, ...) only in the state unless
+`replaceOnChanges` names them, `ignoreChanges` drops attributes from the diff, and resources no
+longer declared are deleted (volumes with `retainOnDelete` are kept).  `refresh=True` reads every
+resource back first, as `pulumi up --refresh` does: a container removed by hand is dropped from
+the state and created again; without refresh it is left alone (and the harness says so in
+`Result.warnings`, which the real CLI does not).  What it does not cover: docs/e2e.md.
 
 Each deployment runs in a fresh Python process (`python -m tests.e2e.harness`), so Pulumi's
-process-wide runtime state never leaks from one run into the next.
+process-wide runtime state never leaks from one run into the next.  The engine is the one
+`DOCKER_HOST` names (Docker SDK for Python, as the CLI would).
 
     from tests.e2e import harness
-    result = harness.deploy(config, secrets={"mongodbUri": "..."}, state_dir=tmp)
+    result = harness.deploy(config, secrets={"mongodbUri": "..."}, state_dir=tmp, refresh=False)
     result.actions  # [{"urn", "type", "name", "op": "create|replace|update|same|delete|retain", "diff": [...]}]
     harness.destroy(state_dir=tmp)
 """
@@ -35,11 +45,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+import docker
 import yaml
+from docker.errors import APIError, NotFound
 
-from .engine import Engine, EngineError, NotFound
+from tests.support import provider_state as ps
 
-__all__ = ["DeployError", "Result", "REPO", "ci_config", "deploy", "destroy", "HARNESS_LABEL"]
+__all__ = ["DeployError", "Result", "REPO", "ci_config", "client", "deploy", "destroy", "HARNESS_LABEL"]
 
 REPO = Path(__file__).resolve().parents[2]
 HARNESS_LABEL = "monstack.e2e"  # added to every object the harness creates (cleanup of leftovers)
@@ -50,14 +62,6 @@ VOLUME = "docker:index/volume:Volume"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 
-# pulumi-docker 5.x (terraform-provider-docker): the only container inputs with an update
-# function; every other input change forces a new container.
-CONTAINER_UPDATABLE = {"restart", "memory", "memorySwap", "cpuShares", "cpuSet", "maxRetryCount"}
-# Inputs that steer the provider, not the container: a change updates the state only.
-CONTAINER_PROVIDER_ONLY = {"wait", "waitTimeout", "mustRun", "destroyGraceSeconds", "removeVolumes", "start", "attach", "logs", "rm"}
-# A changed healthcheck shows as a diff but the provider never applies it (STYLE.md); it
-# replaces only with replaceOnChanges=["healthcheck"].
-CONTAINER_NOT_APPLIED = {"healthcheck"}
 IMAGE_UPDATABLE = {"keepLocally", "forceRemove", "pullTriggers", "triggers"}
 
 
@@ -69,14 +73,20 @@ class DeployError(RuntimeError):
 class Result:
     actions: list[dict] = field(default_factory=list)
     outputs: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def ops(self, op: str) -> list[dict]:
         return [a for a in self.actions if a["op"] == op]
 
     @property
     def changed(self) -> list[dict]:
-        """Every action that touched the engine."""
-        return [a for a in self.actions if a["op"] not in ("same", "read")]
+        """Every action that touched the engine or the state."""
+        return [a for a in self.actions if a["op"] not in ("same", "read", "refresh")]
+
+
+def client(timeout: float = 120) -> docker.APIClient:
+    """The Docker Engine API client for DOCKER_HOST (or the local socket), API version negotiated."""
+    return docker.from_env(version="auto", timeout=int(timeout)).api
 
 
 # --- public API (runs in the test process) --------------------------------------------------------
@@ -94,26 +104,29 @@ def deploy(
     state_dir: Path,
     stack: str = "ci",
     program: Path = REPO / "__main__.py",
+    refresh: bool = False,
+    docker_host: Optional[str] = None,
     timeout: float = 600,
 ) -> Result:
-    """`pulumi up` of `program` with this config onto the engine; raises DeployError on failure."""
+    """`pulumi up` (with `--refresh` when asked) of `program` with this config; raises DeployError on failure."""
     request = {
         "command": "deploy",
         "config": dict(config),
         "secrets": dict(secrets),
         "stack": stack,
         "program": str(program),
+        "refresh": bool(refresh),
         "state": str(Path(state_dir) / "state.json"),
     }
-    return _run(request, state_dir, timeout)
+    return _run(request, state_dir, timeout, docker_host)
 
 
-def destroy(*, state_dir: Path, timeout: float = 300) -> Result:
+def destroy(*, state_dir: Path, docker_host: Optional[str] = None, timeout: float = 300) -> Result:
     """`pulumi destroy`: delete what the state holds, in reverse order, keeping retained volumes."""
-    return _run({"command": "destroy", "state": str(Path(state_dir) / "state.json")}, state_dir, timeout)
+    return _run({"command": "destroy", "state": str(Path(state_dir) / "state.json")}, state_dir, timeout, docker_host)
 
 
-def _run(request: dict, state_dir: Path, timeout: float) -> Result:
+def _run(request: dict, state_dir: Path, timeout: float, docker_host: Optional[str] = None) -> Result:
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     request_file = state_dir / "request.json"
@@ -122,6 +135,8 @@ def _run(request: dict, state_dir: Path, timeout: float) -> Result:
     request_file.write_text(json.dumps(request))
     result_file.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    if docker_host:
+        env["DOCKER_HOST"] = docker_host  # the engine the provider talks to (`DOCKER_HOST`, as with the CLI)
     proc = subprocess.run(
         [sys.executable, "-m", "tests.e2e.harness", str(request_file)],
         cwd=REPO,
@@ -134,7 +149,7 @@ def _run(request: dict, state_dir: Path, timeout: float) -> Result:
     if proc.returncode != 0 or not result_file.exists():
         raise DeployError(f"{request['command']} failed (exit {proc.returncode}):\n{proc.stderr[-6000:]}")
     data = json.loads(result_file.read_text())
-    return Result(actions=data["actions"], outputs=data.get("outputs", {}))
+    return Result(actions=data["actions"], outputs=data.get("outputs", {}), warnings=data.get("warnings", []))
 
 
 # --- the provider stand-in (runs in the child process) ----------------------------------------------
@@ -155,26 +170,8 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
-def _duration_ns(text: Optional[str]) -> int:
-    """Go's time.ParseDuration for the forms a healthcheck uses (`15s`, `1m30s`, `500ms`)."""
-    if not text:
-        return 0
-    units = {"h": 3600e9, "m": 60e9, "s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1}
-    total, number, i = 0.0, "", 0
-    while i < len(text):
-        ch = text[i]
-        if ch.isdigit() or ch == ".":
-            number += ch
-            i += 1
-            continue
-        unit = text[i : i + 2] if text[i : i + 2] in ("ms", "us", "ns") else ch
-        total += float(number) * units[unit]
-        number, i = "", i + len(unit)
-    return int(total)
-
-
 class State:
-    """Resources of the last deployment by URN: type, name, id, inputs, outputs, options."""
+    """Resources of the last deployment by URN: type, name, id, inputs, provider state, options."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -205,16 +202,47 @@ class State:
 class DockerProvider:
     """What pulumi-docker (and pulumi-random) do for the resource types the stack declares."""
 
-    def __init__(self, engine: Engine, state: State) -> None:
+    def __init__(self, engine: docker.APIClient, state: State) -> None:
         self.engine = engine
         self.state = state
         self.actions: list[dict] = []
+        self.warnings: list[str] = []
         self.pending_deletes: list[tuple[str, dict]] = []
         self.lock = threading.Lock()
 
     def _act(self, urn: str, entry: dict, op: str, diff=()) -> None:
         with self.lock:
             self.actions.append({"urn": urn, "type": entry["type"], "name": entry["name"], "op": op, "diff": sorted(diff)})
+
+    # -- refresh (`pulumi up --refresh`) ----------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Read every resource of the state back from the engine, as `pulumi refresh` does."""
+        for urn, old in list(self.state.old.items()):
+            typ = old["type"]
+            try:
+                if typ == CONTAINER:
+                    self._inspect_container_for_read(old["id"])  # the provider lists containers first
+                    old["state"] = ps.read_container(self.engine.inspect_container(old["id"]), old["state"])
+                elif typ == VOLUME:
+                    old["state"] = ps.read_volume(self.engine.inspect_volume(old["id"]), old["state"],
+                                                  hidden_labels=[HARNESS_LABEL])
+                elif typ == NETWORK:
+                    old["state"] = ps.read_network(self.engine.inspect_network(old["id"]), old["state"],
+                                                   hidden_labels=[HARNESS_LABEL])
+                else:
+                    continue
+            except NotFound:
+                # Read sets the id to "": the resource is gone from the state.
+                del self.state.old[urn]
+                self._act(urn, old, "refresh", ["(gone from the engine: removed from the state)"])
+                continue
+            self._act(urn, old, "refresh")
+        self.state.save()
+
+    def _inspect_container_for_read(self, cid: str) -> None:
+        if not self.engine.containers(all=True, filters={"id": cid}):
+            raise NotFound(f"container {cid}")
 
     # -- registration ---------------------------------------------------------------------------
 
@@ -233,75 +261,73 @@ class DockerProvider:
         if handler is None:
             raise DeployError(f"{urn}: the e2e harness does not implement {typ} (see docs/e2e.md)")
         entry = {"type": typ, "name": name, "inputs": plain, "options": options}
-        rid, outputs = handler(urn, entry, old)
-        entry.update(id=rid, outputs=outputs)
+        rid, outputs, state = handler(urn, entry, old)
+        entry.update(id=rid, outputs=outputs, state=state)
         self.state.record(urn, entry)
         # Outputs as Pulumi sees them: the registered inputs (secrets stay wrapped) plus computed values.
         return rid, {**inputs, **{k: v for k, v in outputs.items() if k not in inputs and k != "id"}}
 
-    def _diff(self, old: Optional[dict], entry: dict) -> set[str]:
-        if old is None:
-            return set()
-        before, after = old["inputs"], entry["inputs"]
-        return {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
-
-    def _replace_keys(self, entry: dict, diff: set[str], updatable: set[str]) -> set[str]:
-        forced = {k for k in diff if k not in updatable}
-        roc = set(entry["options"].get("replaceOnChanges", []))
-        return forced | ({k for k in diff if k in roc or "*" in roc})
-
-    def _check_replace_allowed(self, urn: str, old: dict, keys: set[str]) -> None:
+    def _check_replace_allowed(self, urn: str, old: dict, keys) -> None:
         if old["options"].get("protect"):
             raise DeployError(f"{urn}: protected resource cannot be replaced (changed: {sorted(keys)})")
+
+    @staticmethod
+    def _replace_keys(entry: dict, diff: ps.Diff) -> set[str]:
+        roc = set(entry["options"].get("replaceOnChanges", []))
+        return diff.replace | {k for k in diff.keys if k in roc or "*" in roc}
 
     # -- containers -----------------------------------------------------------------------------
 
     def _container(self, urn: str, entry: dict, old: Optional[dict]):
         inputs = entry["inputs"]
-        diff = self._diff(old, entry)
-        exists = old is not None and self._container_alive(old["id"])
-        if old is not None and not exists:
-            # `pulumi up --refresh`: a container that is gone (or stopped, must_run) is created again.
-            self._remove_container_quietly(old["id"])
-            cid = self._create_container(inputs)
-            self._act(urn, entry, "create", ["(missing on the engine)"])
-            return cid, {"id": cid}
         if old is None:
-            cid = self._create_container(inputs)
+            cid, state = self._create_container(inputs)
             self._act(urn, entry, "create")
-            return cid, {"id": cid}
-        ignored = CONTAINER_PROVIDER_ONLY | CONTAINER_NOT_APPLIED
-        replace = self._replace_keys(entry, diff, CONTAINER_UPDATABLE | ignored)
+            return cid, {"id": cid}, state
+        diff = ps.diff_container(old["state"], inputs, ignore_changes=entry["options"].get("ignoreChanges", []))
+        if not self._container_exists(old["id"]):
+            # Without refresh the state still holds it: the provider plans from the state alone.
+            self.warnings.append(
+                f"{entry['name']}: container {old['id'][:12]} is not on the engine; the state still holds it "
+                "(a deploy with refresh re-creates it)"
+            )
+        replace = self._replace_keys(entry, diff)
         if replace:
             self._check_replace_allowed(urn, old, replace)
             if entry["options"].get("deleteBeforeReplace"):
                 self._delete_container(old)
-                cid = self._create_container(inputs)
+                cid, state = self._create_container(inputs)
             else:
                 # Pulumi's default: create the replacement first, delete the old one at the end.
-                cid = self._create_container(inputs)
+                cid, state = self._create_container(inputs)
                 self.pending_deletes.append((urn, old))
             self._act(urn, entry, "replace", replace)
-            return cid, {"id": cid}
+            return cid, {"id": cid}, state
         cid = old["id"]
-        if diff & CONTAINER_UPDATABLE:
-            self.engine.update_container(cid, self._update_spec(inputs))
-            self._act(urn, entry, "update", diff)
-        elif diff:
-            self._act(urn, entry, "update", diff)  # state only (see CONTAINER_PROVIDER_ONLY / NOT_APPLIED)
-        else:
+        if not diff:
             self._act(urn, entry, "same")
-        return cid, {"id": cid}
+            return cid, {"id": cid}, old["state"]
+        if diff.update:
+            try:
+                self.engine.update_container(cid, **self._update_args(inputs))
+            except APIError as err:
+                raise DeployError(f"container {inputs.get('name')}: Unable to update a container: {err.explanation}") from None
+        if "mustRun" in diff.keys and inputs.get("mustRun", True) and not old["state"].get("mustRun", True):
+            if inputs.get("start", True):
+                self.engine.start(cid)  # resourceDockerContainerUpdate: must_run false -> true starts it
+        self._act(urn, entry, "update", diff.keys)
+        return cid, {"id": cid}, ps.planned_container_state(old["state"], inputs, diff)
 
-    def _container_alive(self, cid: str) -> bool:
+    def _container_exists(self, cid: str) -> bool:
         try:
-            return bool(self.engine.container(cid)["State"]["Running"])
+            self.engine.inspect_container(cid)
+            return True
         except NotFound:
             return False
 
     def _remove_container_quietly(self, cid: str) -> None:
         try:
-            self.engine.remove_container(cid)
+            self.engine.remove_container(cid, v=True, force=True)
         except NotFound:
             pass
 
@@ -311,63 +337,74 @@ class DockerProvider:
         grace = int((old.get("inputs") or {}).get("destroyGraceSeconds") or 0)
         try:
             self.engine.stop(old["id"], timeout=grace)
-        except (NotFound, EngineError):
+        except (NotFound, APIError):
             pass
         self._remove_container_quietly(old["id"])
 
     @staticmethod
-    def _update_spec(inputs: dict) -> dict:
-        spec: dict[str, Any] = {
-            "RestartPolicy": {"Name": inputs.get("restart", "no"), "MaximumRetryCount": inputs.get("maxRetryCount", 0)}
+    def _update_args(inputs: dict) -> dict:
+        """resourceDockerContainerUpdate's ContainerUpdate body (memory in MB, swap -1 kept)."""
+        args: dict[str, Any] = {
+            "restart_policy": {"Name": inputs.get("restart", "no"), "MaximumRetryCount": inputs.get("maxRetryCount", 0)},
+            "cpu_shares": inputs.get("cpuShares", 0),
+            "mem_limit": inputs.get("memory", 0) * 1024 * 1024,
+            "mem_reservation": inputs.get("memoryReservation", 0) * 1024 * 1024,
+            "cpuset_cpus": inputs.get("cpuSet", ""),
         }
-        if "memory" in inputs:
-            spec["Memory"] = inputs["memory"] * 1024 * 1024
-        if "memorySwap" in inputs:
+        if inputs.get("memorySwap"):
             swap = inputs["memorySwap"]
-            spec["MemorySwap"] = swap * 1024 * 1024 if swap > 0 else swap
-        if "cpuShares" in inputs:
-            spec["CpuShares"] = inputs["cpuShares"]
-        if "cpuSet" in inputs:
-            spec["CpusetCpus"] = inputs["cpuSet"]
-        return spec
+            args["memswap_limit"] = swap * 1024 * 1024 if swap > 0 else swap
+        return args
 
-    def _create_container(self, inputs: dict) -> str:
+    def _create_container(self, inputs: dict) -> tuple[str, dict]:
+        """resourceDockerContainerCreate, which ends with resourceDockerContainerRead."""
         spec = container_spec(inputs)
         name = inputs.get("name") or f"harness-{_secrets.token_hex(4)}"
         try:
-            cid = self.engine.create_container(name, spec)
-        except EngineError as err:
-            raise DeployError(f"container {name}: {err}") from None
+            cid = self.engine.create_container_from_config(spec, name)["Id"]
+        except APIError as err:
+            raise DeployError(f"container {name}: Unable to create container: {err.explanation}") from None
         networks = inputs.get("networksAdvanced") or []
         if networks:
             # As the provider does: leave the default bridge, join each declared network.
             try:
-                self.engine.disconnect("bridge", cid)
-            except EngineError as err:
-                if "is not connected" not in err.message:
+                self.engine.disconnect_container_from_network(cid, "bridge")
+            except APIError as err:
+                if "is not connected" not in str(err.explanation):
                     raise
             for net in networks:
-                endpoint: dict[str, Any] = {"Aliases": net.get("aliases") or []}
-                ipam = {k: net[v] for k, v in (("IPv4Address", "ipv4Address"), ("IPv6Address", "ipv6Address")) if net.get(v)}
-                if ipam:
-                    endpoint["IPAMConfig"] = ipam
-                self.engine.connect(net["name"], cid, endpoint)
+                self.engine.connect_container_to_network(
+                    cid, net["name"], aliases=net.get("aliases") or [],
+                    ipv4_address=net.get("ipv4Address") or None, ipv6_address=net.get("ipv6Address") or None,
+                )
         for upload in inputs.get("uploads") or []:
             self.engine.put_archive(cid, "/", upload_tar(upload))
         if inputs.get("start", True):
             self.engine.start(cid)
             if inputs.get("mustRun", True):
-                state = self.engine.wait_running(cid, timeout=5)
+                state = self._wait_running(cid, timeout=5)
                 if not state["State"]["Running"]:
-                    raise DeployError(f"container {name} exited immediately:\n{self.engine.logs(cid)}")
+                    raise DeployError(f"container {name} exited immediately:\n{self._logs(cid)}")
             if inputs.get("wait"):
                 self._wait_healthy(cid, name, float(inputs.get("waitTimeout", 60)))
-        return cid
+        prior = {**ps.CONTAINER_DEFAULTS, **inputs}
+        return cid, ps.read_container(self.engine.inspect_container(cid), prior)
+
+    def _logs(self, cid: str, tail: int = 40) -> str:
+        return self.engine.logs(cid, tail=tail).decode(errors="replace")
+
+    def _wait_running(self, cid: str, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            info = self.engine.inspect_container(cid)
+            if info["State"]["Running"] or time.monotonic() > deadline or info["State"]["Status"] in ("exited", "dead"):
+                return info
+            time.sleep(0.2)
 
     def _wait_healthy(self, cid: str, name: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
-            state = self.engine.container(cid)["State"]
+            state = self.engine.inspect_container(cid)["State"]
             health = (state.get("Health") or {}).get("Status")
             if health is None:
                 raise DeployError(f"container {name}: wait=true needs a healthcheck")
@@ -375,7 +412,7 @@ class DockerProvider:
                 return
             if not state["Running"] or time.monotonic() > deadline:
                 raise DeployError(
-                    f"container {name} is not healthy after {timeout:.0f}s (health {health}):\n{self.engine.logs(cid)}"
+                    f"container {name} is not healthy after {timeout:.0f}s (health {health}):\n{self._logs(cid)}"
                 )
             time.sleep(0.5)
 
@@ -383,32 +420,27 @@ class DockerProvider:
 
     def _network(self, urn: str, entry: dict, old: Optional[dict]):
         inputs = entry["inputs"]
-        diff = self._diff(old, entry)
-        if old is not None and not diff:
-            try:
-                net = self.engine.network(old["id"])
+        if old is not None:
+            diff = ps.diff_network(old["state"], inputs, ignore_changes=entry["options"].get("ignoreChanges", []))
+            if not diff:
                 self._act(urn, entry, "same")
-                return net["Id"], {"id": net["Id"], "name": net["Name"]}
-            except NotFound:
-                pass
-        if old is not None and diff:
-            self._check_replace_allowed(urn, old, diff)
+                return old["id"], old["outputs"], old["state"]
+            self._check_replace_allowed(urn, old, diff.keys)
             # A network's name is fixed, so the old one must go first; Docker refuses while
             # containers are attached, which is what the provider would hit too.
             self._delete_network(old)
-        spec = {
-            "Name": inputs["name"],
-            "CheckDuplicate": True,
-            "Driver": inputs.get("driver", "bridge"),
-            "Internal": bool(inputs.get("internal", False)),
-            "Attachable": bool(inputs.get("attachable", False)),
-            "EnableIPv6": bool(inputs.get("ipv6", False)),
-            "Options": inputs.get("options") or {},
-            "Labels": {**{l["label"]: l["value"] for l in inputs.get("labels") or []}, HARNESS_LABEL: "1"},
-        }
-        nid = self.engine.create_network(spec)
-        self._act(urn, entry, "replace" if old is not None and diff else "create", diff)
-        return nid, {"id": nid, "name": inputs["name"]}
+        labels = {**{l["label"]: l["value"] for l in inputs.get("labels") or []}, HARNESS_LABEL: "1"}
+        try:
+            nid = self.engine.create_network(
+                inputs["name"], driver=inputs.get("driver", "bridge"), options=inputs.get("options") or {},
+                check_duplicate=True, internal=bool(inputs.get("internal", False)), labels=labels,
+                enable_ipv6=bool(inputs.get("ipv6", False)), attachable=bool(inputs.get("attachable", False)),
+            )["Id"]
+        except APIError as err:
+            raise DeployError(f"network {inputs['name']}: {err.explanation}") from None
+        state = ps.read_network(self.engine.inspect_network(nid), inputs, hidden_labels=[HARNESS_LABEL])
+        self._act(urn, entry, "create" if old is None else "replace", [] if old is None else diff.keys)
+        return nid, {"id": nid, "name": inputs["name"]}, state
 
     def _delete_network(self, old: dict) -> None:
         try:
@@ -418,55 +450,52 @@ class DockerProvider:
 
     def _volume(self, urn: str, entry: dict, old: Optional[dict]):
         inputs = entry["inputs"]
-        diff = self._diff(old, entry)
-        if old is not None and not diff:
-            try:
-                vol = self.engine.volume(old["id"])
+        diff = None
+        if old is not None:
+            diff = ps.diff_volume(old["state"], inputs, ignore_changes=entry["options"].get("ignoreChanges", []))
+            if not diff:
                 self._act(urn, entry, "same")
-                return vol["Name"], {"name": vol["Name"], "mountpoint": vol["Mountpoint"]}
-            except NotFound:
-                pass
-        if old is not None and diff:
-            self._check_replace_allowed(urn, old, diff)
-            if old["id"] != inputs.get("name"):  # same name: Docker hands back the same volume
-                self.pending_deletes.append((urn, old))
-        spec = {
-            "Name": inputs.get("name", ""),
-            "Driver": inputs.get("driver", "local"),
-            "DriverOpts": inputs.get("driverOpts") or {},
-            "Labels": {**{l["label"]: l["value"] for l in inputs.get("labels") or []}, HARNESS_LABEL: "1"},
-        }
-        vol = self.engine.create_volume(spec)
-        self._act(urn, entry, "replace" if old is not None and diff else "create", diff)
-        return vol["Name"], {"name": vol["Name"], "mountpoint": vol["Mountpoint"]}
+                return old["id"], old["outputs"], old["state"]
+            self._check_replace_allowed(urn, old, diff.keys)
+            # Pulumi's default order: the replacement first, the old one deleted at the end.
+            self.pending_deletes.append((urn, old))
+        labels = {**{l["label"]: l["value"] for l in inputs.get("labels") or []}, HARNESS_LABEL: "1"}
+        # resourceDockerVolumeCreate: VolumeCreate, which hands back an existing volume of that
+        # name unchanged (its labels too), then resourceDockerVolumeRead.
+        vol = self.engine.create_volume(inputs.get("name"), driver=inputs.get("driver", "local"),
+                                        driver_opts=inputs.get("driverOpts") or None, labels=labels)
+        state = ps.read_volume(self.engine.inspect_volume(vol["Name"]), inputs, hidden_labels=[HARNESS_LABEL])
+        self._act(urn, entry, "create" if old is None else "replace", [] if diff is None else diff.keys)
+        return vol["Name"], {"name": vol["Name"], "mountpoint": vol["Mountpoint"]}, state
 
     def _remote_image(self, urn: str, entry: dict, old: Optional[dict]):
         inputs = entry["inputs"]
         name = inputs["name"]
         try:
-            image = self.engine.image(name)  # keepLocally images are found locally; nothing is pulled
+            image = self.engine.inspect_image(name)  # keepLocally images are found locally; nothing is pulled
         except NotFound:
             raise DeployError(
                 f"image {name} is not on the engine; no registry is reachable here (build it: images/build.sh)"
             ) from None
-        diff = self._diff(old, entry)
+        diff = set() if old is None else {k for k in set(old["inputs"]) | set(inputs) if old["inputs"].get(k) != inputs.get(k)}
         replace = diff - IMAGE_UPDATABLE
         op = "create" if old is None else ("replace" if replace else ("update" if diff else "same"))
         if old is not None and old.get("outputs", {}).get("imageId") != image["Id"] and op == "same":
             op, replace = "replace", {"imageId"}
         self._act(urn, entry, op, replace or diff)
         digests = image.get("RepoDigests") or []
-        return f"{image['Id']}{name}", {"imageId": image["Id"], "repoDigest": digests[0] if digests else ""}
+        outputs = {"imageId": image["Id"], "repoDigest": digests[0] if digests else ""}
+        return f"{image['Id']}{name}", outputs, {**inputs, **outputs}
 
     def _random_password(self, urn: str, entry: dict, old: Optional[dict]):
-        if old is not None and not self._diff(old, entry):
+        if old is not None and old["inputs"] == entry["inputs"]:
             self._act(urn, entry, "same")
-            return old["id"], old["outputs"]
+            return old["id"], old["outputs"], old["state"]
         length = int(entry["inputs"].get("length", 16))
         alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
         result = "".join(_secrets.choice(alphabet) for _ in range(length))
         self._act(urn, entry, "create" if old is None else "replace")
-        return "none", {"result": result}
+        return "none", {"result": result}, {**entry["inputs"], "result": result}
 
     # -- deletes --------------------------------------------------------------------------------
 
@@ -482,10 +511,13 @@ class DockerProvider:
         elif typ == NETWORK:
             self._delete_network(entry)
         elif typ == VOLUME:
-            try:
-                self.engine.remove_volume(entry["id"])
-            except NotFound:
-                pass
+            if replaced and entry["id"] in {e.get("id") for e in self.state.new.values()}:
+                pass  # the replacement is the same engine volume (same name): nothing to remove
+            else:
+                try:
+                    self.engine.remove_volume(entry["id"])
+                except NotFound:
+                    pass
         # RemoteImage: keepLocally (the stack always sets it) leaves the image; RandomPassword: nothing.
         self._act(urn, entry, "delete")
 
@@ -505,6 +537,11 @@ class DockerProvider:
             self.state.forget(urn)
 
 
+# Inputs that steer the provider, not the container.
+PROVIDER_ONLY = {"wait", "waitTimeout", "mustRun", "destroyGraceSeconds", "removeVolumes", "start", "attach", "logs", "rm",
+                 "containerReadRefreshTimeoutMilliseconds"}
+
+
 def container_spec(inputs: dict) -> dict:
     """The Engine API body of POST /containers/create for pulumi-docker Container inputs."""
     known = {
@@ -514,7 +551,7 @@ def container_spec(inputs: dict) -> dict:
         "cpuShares", "cpuSet", "capabilities", "securityOpts", "readOnly", "devices", "logDriver", "logOpts",
         "privileged", "init", "tmpfs", "sysctls", "shmSize", "groupAdds", "dns", "dnsOpts", "dnsSearches",
         "tty", "stdinOpen", "stopSignal", "stopTimeout", "ulimits", "publishAllPorts",
-    } | CONTAINER_PROVIDER_ONLY
+    } | PROVIDER_ONLY
     unknown = sorted(k for k, v in inputs.items() if k not in known and v not in (None, [], {}, False, ""))
     if unknown:
         raise DeployError(f"container {inputs.get('name')}: the e2e harness does not map {unknown} (docs/e2e.md)")
@@ -535,7 +572,10 @@ def container_spec(inputs: dict) -> dict:
         "ReadonlyRootfs": bool(inputs.get("readOnly", False)),
         "AutoRemove": bool(inputs.get("rm", False)),
         "Init": bool(inputs.get("init", False)),
-        "LogConfig": {"Type": inputs.get("logDriver", "json-file"), "Config": inputs.get("logOpts") or {}},
+        # log_driver has no default: "" lets the daemon pick its own (and merge its log-opts).
+        "LogConfig": {"Type": inputs.get("logDriver", ""), "Config": inputs.get("logOpts") or {}},
+        # network_mode defaults to "bridge" in the schema, and the provider sends it.
+        "NetworkMode": inputs.get("networkMode") or "bridge",
     }
     exposed, bindings = {}, {}
     for port in inputs.get("ports") or []:
@@ -603,9 +643,9 @@ def container_spec(inputs: dict) -> dict:
     if hc:
         config["Healthcheck"] = {
             "Test": hc.get("tests") or [],
-            "Interval": _duration_ns(hc.get("interval")),
-            "Timeout": _duration_ns(hc.get("timeout")),
-            "StartPeriod": _duration_ns(hc.get("startPeriod")),
+            "Interval": ps.parse_go_duration(hc.get("interval")),
+            "Timeout": ps.parse_go_duration(hc.get("timeout")),
+            "StartPeriod": ps.parse_go_duration(hc.get("startPeriod")),
             "Retries": int(hc.get("retries", 0)),
         }
     config["HostConfig"] = host
@@ -640,9 +680,11 @@ def _child_deploy(request: dict) -> dict:
 
     from tests.support.pulumi_program import ProgramMocks, run_program
 
-    engine = Engine()
+    engine = client()
     state = State(Path(request["state"]))
     provider = DockerProvider(engine, state)
+    if request.get("refresh"):
+        provider.refresh()
 
     class Mocks(ProgramMocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs):
@@ -660,7 +702,7 @@ def _child_deploy(request: dict) -> dict:
             if args.token == "docker:index/getNetwork:getNetwork":
                 name = _unwrap(args.args)["name"]
                 try:
-                    net = engine.network(name)
+                    net = engine.inspect_network(name)
                 except NotFound:
                     raise Exception(f"Could not find docker network: {name}") from None
                 provider.actions.append({"urn": "", "type": args.token, "name": name, "op": "read", "diff": []})
@@ -686,12 +728,12 @@ def _child_deploy(request: dict) -> dict:
     )
     provider.finish()
     state.save()
-    return {"actions": provider.actions, "outputs": _unwrap(deployment.outputs)}
+    return {"actions": provider.actions, "outputs": _unwrap(deployment.outputs), "warnings": provider.warnings}
 
 
 def _child_destroy(request: dict) -> dict:
     state = State(Path(request["state"]))
-    provider = DockerProvider(Engine(), state)
+    provider = DockerProvider(client(), state)
     provider.finish()  # nothing registered: every resource of the state goes
     state.save()
     return {"actions": provider.actions, "outputs": {}}
@@ -704,6 +746,8 @@ def main(argv: list[str]) -> int:
     Path(request["result"]).write_text(json.dumps(result, indent=1, sort_keys=True))
     for action in result["actions"]:
         print(f"{action['op']:8} {action['type']} {action['name']} {' '.join(action['diff'])}", file=sys.stderr)
+    for warning in result.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

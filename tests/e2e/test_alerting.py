@@ -142,7 +142,7 @@ def test_a_stopped_backend_is_notified_firing_and_its_return_resolved(stack, sin
 
 def test_a_silence_suppresses_a_firing_alert_and_survives_recreating_alertmanager(stack, sink, engine):
     container = f"{stack.name}-alertmanager"
-    volume = engine.volume(_settings(stack).alertmanager_volume)
+    volume = engine.inspect_volume(_settings(stack).alertmanager_volume)
     silence = {
         "matchers": [
             {"name": "alertname", "value": "Watchdog", "isRegex": False, "isEqual": True},
@@ -171,7 +171,7 @@ def test_a_silence_suppresses_a_firing_alert_and_survives_recreating_alertmanage
         # stopped with destroy_grace_seconds as the provider does); the silence is on the volume.
         marker = f"kept-{silence_id}"
         docker_exec(container, "sh", "-c", f"echo {marker} > /alertmanager/e2e-marker")
-        old_id = engine.container(container)["Id"]
+        old_id = engine.inspect_container(container)["Id"]
         original = stack.config
         changed = {**original, "monstack:alertmanager": {**original["monstack:alertmanager"], "retention": "121h"}}
         result = stack.deploy(changed)
@@ -179,10 +179,10 @@ def test_a_silence_suppresses_a_firing_alert_and_survives_recreating_alertmanage
             ("monstack-alertmanager-container", "replace")
         ]
         assert [a["op"] for a in result.actions if a["type"] == harness.VOLUME and "alertmanager" in a["name"]] == ["same"]
-        assert engine.container(container)["Id"] != old_id
+        assert engine.inspect_container(container)["Id"] != old_id
         # The same volume (its CreatedAt is the ctime of its data directory, which Alertmanager's
         # snapshots change, so it is no identity here): name, mount point, labels, a marker file.
-        kept = engine.volume(volume["Name"])
+        kept = engine.inspect_volume(volume["Name"])
         assert (kept["Name"], kept["Mountpoint"], kept["Labels"]) == (volume["Name"], volume["Mountpoint"], volume["Labels"])
         assert docker_exec(container, "cat", "/alertmanager/e2e-marker").strip() == marker
         states = {s["id"]: s["status"]["state"] for s in am_api(stack, "GET", "silences")}
@@ -211,7 +211,7 @@ def _wait(condition, message, timeout=60):
 def test_receiver_credentials_are_nowhere_in_docker_inspect_nor_the_rendered_config(stack, engine):
     containers = stack_containers(engine, stack.name)
     assert f"{stack.name}-alertmanager" in containers
-    everything = {c["Id"]: engine.container(c["Id"]) for c in engine.containers()}
+    everything = {c["Id"]: engine.inspect_container(c["Id"]) for c in engine.containers(all=True)}
     for cid, info in everything.items():
         assert RECEIVER_TOKEN not in json.dumps(info), info["Name"]
     alertmanager = f"{stack.name}-alertmanager"
@@ -220,4 +220,4 @@ def test_receiver_credentials_are_nowhere_in_docker_inspect_nor_the_rendered_con
     assert RECEIVER_TOKEN not in rendered
     # Delivered as the file the config names, and nowhere in the logs.
     assert docker_exec(alertmanager, "cat", "/etc/alertmanager/secrets/receiver-team") == RECEIVER_TOKEN
-    assert RECEIVER_TOKEN not in engine.logs(alertmanager, tail=100000)
+    assert RECEIVER_TOKEN not in engine.logs(alertmanager, tail=100000).decode(errors="replace")

@@ -12,10 +12,10 @@ pytestmark = pytest.mark.e2e
 
 def test_removing_the_stack_keeps_the_data_volume_and_leaves_the_app_alone(app, engine, tmp_path_factory):
     deployed = deploy_clean("monstack-ci-gone", tmp_path_factory.mktemp("stack-gone"))
-    volume = engine.volume(f"{deployed.name}-prometheus-data")
+    volume = engine.inspect_volume(f"{deployed.name}-prometheus-data")
     network = f"{deployed.name}-monitoring"
     assert stack_containers(engine, deployed.name)
-    app_network_id = engine.network(APP_NETWORK)["Id"]
+    app_network_id = engine.inspect_network(APP_NETWORK)["Id"]
 
     result = harness.destroy(state_dir=deployed.state_dir)
 
@@ -24,11 +24,11 @@ def test_removing_the_stack_keeps_the_data_volume_and_leaves_the_app_alone(app, 
         ("monstack-alertmanager-data", "retain"),
         ("monstack-prometheus-data", "retain"),
     ]
-    kept = engine.volume(volume["Name"])
+    kept = engine.inspect_volume(volume["Name"])
     assert (kept["Name"], kept["CreatedAt"]) == (volume["Name"], volume["CreatedAt"])
-    assert engine.volume(f"{deployed.name}-alertmanager-data")["Name"] == f"{deployed.name}-alertmanager-data"
+    assert engine.inspect_volume(f"{deployed.name}-alertmanager-data")["Name"] == f"{deployed.name}-alertmanager-data"
     assert stack_containers(engine, deployed.name) == {}
-    assert all(n["Name"] != network for n in engine.request("GET", "/networks"))
+    assert all(n["Name"] != network for n in engine.networks())
     # The app's network and backend belong to the app: untouched.
-    assert engine.network(APP_NETWORK)["Id"] == app_network_id
-    assert engine.container(BACKEND)["State"]["Running"]
+    assert engine.inspect_network(APP_NETWORK)["Id"] == app_network_id
+    assert engine.inspect_container(BACKEND)["State"]["Running"]

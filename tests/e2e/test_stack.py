@@ -6,6 +6,7 @@ import ipaddress
 import time
 
 import pytest
+from docker.errors import NotFound
 
 from backend_metrics.names import HTTP_REQUESTS_TOTAL
 from catalogue import mongodb_exporter as mongodb
@@ -140,9 +141,9 @@ def test_nothing_is_published_on_another_address_than_the_configured_one(stack, 
     assert host_networked == {f"{stack.name}-node-exporter"}
 
 
-def test_samples_survive_a_restart_and_a_recreation_of_prometheus(stack, engine):
+def test_a_removed_container_is_recreated_only_by_a_deploy_with_refresh_and_keeps_its_samples(stack, engine):
     prometheus = f"{stack.name}-prometheus"
-    volume = engine.volume(_settings(stack.config).prometheus_volume)
+    volume = engine.inspect_volume(_settings(stack.config).prometheus_volume)
     at = time.time() - 1
     before = raw_samples(stack.url, 'up{job="prometheus"}', "10m", at)
     assert before and all(before.values())
@@ -151,17 +152,25 @@ def test_samples_survive_a_restart_and_a_recreation_of_prometheus(stack, engine)
     wait_ready(stack.url)
     assert raw_samples(stack.url, 'up{job="prometheus"}', "10m", at) == before
 
-    # Removed behind the tool's back (killed, as `docker rm -f` does), then re-created from the
-    # same declaration by the next deploy; the TSDB lives on the named volume.
-    old_id = engine.container(prometheus)["Id"]
-    engine.remove_container(prometheus)
-    result = stack.deploy()
-    recreated = [a for a in result.changed if a["type"] == harness.CONTAINER]
-    assert [a["name"] for a in recreated] == ["monstack-prometheus-container"]
-    assert engine.container(prometheus)["Id"] != old_id
+    # Removed behind the tool's back (killed, as `docker rm -f` does).  A deploy without refresh
+    # plans from the state alone, as the provider does: it leaves it alone (the harness reports it).
+    old_id = engine.inspect_container(prometheus)["Id"]
+    engine.remove_container(prometheus, force=True)
+    plain = stack.deploy()
+    assert plain.changed == []
+    assert [w.split(":")[0] for w in plain.warnings] == ["monstack-prometheus-container"]
+    with pytest.raises(NotFound):
+        engine.inspect_container(prometheus)
+    # `pulumi up --refresh`: Read finds it gone, so it is created again from the same declaration;
+    # the TSDB lives on the named volume.
+    result = stack.deploy(refresh=True)
+    recreated = [(a["name"], a["op"]) for a in result.changed if a["type"] == harness.CONTAINER]
+    assert recreated == [("monstack-prometheus-container", "create")]
+    assert [a["name"] for a in result.changed if a["type"] != harness.CONTAINER] == []
+    assert engine.inspect_container(prometheus)["Id"] != old_id
     wait_ready(stack.url)
     assert raw_samples(stack.url, 'up{job="prometheus"}', "10m", at) == before
-    after = engine.volume(volume["Name"])
+    after = engine.inspect_volume(volume["Name"])
     assert (after["Name"], after["CreatedAt"]) == (volume["Name"], volume["CreatedAt"])
     wait_all_targets_up(stack.url)
 
@@ -171,8 +180,8 @@ def _engine_snapshot(engine, stack_name: str, settings) -> dict:
         name: (info["Id"], info["Created"], info["State"]["StartedAt"])
         for name, info in stack_containers(engine, stack_name).items()
     }
-    volume = engine.volume(settings.prometheus_volume)
-    network = engine.network(settings.monitoring_network)
+    volume = engine.inspect_volume(settings.prometheus_volume)
+    network = engine.inspect_network(settings.monitoring_network)
     return {"containers": containers, "volume": (volume["Name"], volume["CreatedAt"]), "network": network["Id"]}
 
 
@@ -201,16 +210,16 @@ def test_ci_stack_runs_without_grafana_and_cadvisor_because_no_image_can_be_buil
 
 def test_a_memory_change_updates_prometheus_in_place(stack, engine):
     prometheus = f"{stack.name}-prometheus"
-    before = engine.container(prometheus)
+    before = engine.inspect_container(prometheus)
     original = stack.config
     changed = {**original, "monstack:prometheus": {**original["monstack:prometheus"], "memoryMb": 320}}
     try:
         result = stack.deploy(changed)
         updates = [(a["name"], a["op"], a["diff"]) for a in result.changed]
         assert updates == [("monstack-prometheus-container", "update", ["memory", "memorySwap"])]
-        after = engine.container(prometheus)
+        after = engine.inspect_container(prometheus)
         assert after["Id"] == before["Id"] and after["State"]["StartedAt"] == before["State"]["StartedAt"]
         assert after["HostConfig"]["Memory"] == 320 * 1024 * 1024
     finally:
         stack.deploy(original)
-    assert engine.container(prometheus)["HostConfig"]["Memory"] == before["HostConfig"]["Memory"]
+    assert engine.inspect_container(prometheus)["HostConfig"]["Memory"] == before["HostConfig"]["Memory"]

@@ -34,7 +34,7 @@ def prop_stack(app, images, engine, tmp_path_factory):
     volume_name = f"{deployed.name}-prometheus-data"
     deployed.extras.update(
         token=token,
-        volume=engine.volume(volume_name),
+        volume=engine.inspect_volume(volume_name),
         ports=(deployed.config["monstack:prometheus"]["port"], free_port("127.0.0.1")),
         samples_at=time.time() - 1,
     )
@@ -69,19 +69,19 @@ def test_settings_changes_keep_the_volume_its_identity_and_its_data(prop_stack, 
         for key, value in step.items():
             prometheus[key] = extras["ports"][value] if key == "port" else value
         declared_change = prometheus != prop_stack.config["monstack:prometheus"]
-        before = {name: engine.container(name)["Id"] for name in others}
+        before = {name: engine.inspect_container(name)["Id"] for name in others}
 
         result = prop_stack.deploy(config)
 
         # Exactly the Prometheus container is replaced, and only when its settings changed.
         replaced = {a["name"] for a in result.changed if a["type"] == harness.CONTAINER}
         assert replaced == ({"monstack-prometheus-container"} if declared_change else set())
-        assert {name: engine.container(name)["Id"] for name in others} == before
+        assert {name: engine.inspect_container(name)["Id"] for name in others} == before
         # The volume resource is untouched, and on the engine it is the same volume.
         assert [a["op"] for a in result.actions if a["type"] == harness.VOLUME and a["name"] == "monstack-prometheus-data"] == ["same"]
-        now = engine.volume(volume["Name"])
+        now = engine.inspect_volume(volume["Name"])
         assert (now["Name"], now["CreatedAt"], now["Labels"]) == (volume["Name"], volume["CreatedAt"], volume["Labels"])
-        mounted = [m for m in engine.container(f"{prop_stack.name}-prometheus")["Mounts"] if m["Destination"] == "/prometheus"]
+        mounted = [m for m in engine.inspect_container(f"{prop_stack.name}-prometheus")["Mounts"] if m["Destination"] == "/prometheus"]
         assert [(m["Type"], m["Name"]) for m in mounted] == [("volume", volume["Name"])]
         # Its data: the marker file and the samples written before the first change.
         assert docker_exec(f"{prop_stack.name}-prometheus", "cat", MARKER).strip() == extras["token"]

@@ -42,6 +42,7 @@ class Declared:
     delete_before_replace: bool
     replace_on_changes: tuple[str, ...]
     secret_inputs: frozenset[str] = frozenset()
+    ignore_changes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -175,6 +176,7 @@ class _RecordingMonitor(MockMonitor):
                     delete_before_replace=request.deleteBeforeReplace,
                     replace_on_changes=tuple(request.replaceOnChanges),
                     secret_inputs=frozenset(key for key, (_, secret) in unwrapped.items() if secret),
+                    ignore_changes=tuple(request.ignoreChanges),
                 )
             )
         return response

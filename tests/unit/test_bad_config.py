@@ -30,7 +30,9 @@ BAD_CONFIGS = [
     ({"grafana": {"memoryMb": -1}}, "monstack:grafana.memoryMb", "greater than or equal to 32"),
     ({"protectData": "sometimes"}, "monstack:protectData", "boolean"),
     ({"grafana": "on"}, "monstack:grafana", "valid dictionary"),
-    ({"nodeExporter": {"listenAddress": "0.0.0.0.0"}}, "monstack:nodeExporter.listenAddress", "not an IP address"),
+    ({"nodeExporter": {"listenAddress": "0.0.0.0.0"}}, "monstack:nodeExporter.listenAddress", "not an IPv4 address"),
+    # In Prometheus' `hosts`, the provider would read an IPv6 address back cut at its first ':'.
+    ({"nodeExporter": {"listenAddress": "fd00::1"}}, "monstack:nodeExporter.listenAddress", "IPv6 is not supported"),
 ]
 
 
