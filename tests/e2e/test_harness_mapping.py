@@ -116,6 +116,10 @@ class _FakeEngine:
     def start(self, cid):
         self._get(cid)["State"] = {"Running": True, "Status": "running"}
 
+    def stop(self, cid, timeout=None):
+        self._get(cid)["State"] = {"Running": False, "Status": "exited"}
+        self.calls.append(f"stop {cid}")
+
     def remove_container(self, cid, v=True, force=True):
         self._get(cid)
         del self.containers_by_id[cid]
