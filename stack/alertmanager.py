@@ -23,6 +23,7 @@ __all__ = ["Alertmanager", "AlertmanagerArgs", "DATA_PATH"]
 
 # Silences and the notification log (the image's declared volume).
 DATA_PATH = "/alertmanager"
+DESTROY_GRACE_SECONDS = 30
 
 
 def external_url(settings: Settings, scheme: str) -> str:
@@ -88,6 +89,10 @@ class Alertmanager(pulumi.ComponentResource):
             ),
             wait=True,
             wait_timeout=120,
+            # Alertmanager writes silences and the notification log to its volume when it stops
+            # (and every 15 minutes): the provider's delete must give it time, or a replaced
+            # container loses the silences of the last minutes (its default stop timeout is 0).
+            destroy_grace_seconds=DESTROY_GRACE_SECONDS,
         )
         self.url = pulumi.Output.from_input(url.rstrip("/"))
         self.register_outputs({"url": self.url, "volume": self.volume.name})

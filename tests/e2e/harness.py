@@ -332,6 +332,13 @@ class DockerProvider:
             pass
 
     def _delete_container(self, old: dict) -> None:
+        # The provider's delete (resourceDockerContainerDelete): `docker stop` with
+        # destroy_grace_seconds (0 when unset: SIGTERM, then SIGKILL at once), then a forced remove.
+        grace = int((old.get("inputs") or {}).get("destroyGraceSeconds") or 0)
+        try:
+            self.engine.stop(old["id"], timeout=grace)
+        except (NotFound, APIError):
+            pass
         self._remove_container_quietly(old["id"])
 
     @staticmethod

@@ -167,15 +167,21 @@ def test_a_silence_suppresses_a_firing_alert_and_survives_recreating_alertmanage
         leaked = [n for n in sink.received(quiet_from) if n.alerts(alertname="Watchdog", monstack=stack.name)]
         assert leaked == []
 
-        # Removed behind the tool's back, re-created by the next deploy: the silence is on the volume.
+        # Re-created by the tool: a changed command replaces the container (delete before replace,
+        # stopped with destroy_grace_seconds as the provider does); the silence is on the volume.
         marker = f"kept-{silence_id}"
         docker_exec(container, "sh", "-c", f"echo {marker} > /alertmanager/e2e-marker")
         old_id = engine.inspect_container(container)["Id"]
-        engine.remove_container(container, force=True)
-        result = stack.deploy()
-        assert [a["name"] for a in result.changed if a["type"] == harness.CONTAINER] == ["monstack-alertmanager-container"]
+        original = stack.config
+        changed = {**original, "monstack:alertmanager": {**original["monstack:alertmanager"], "retention": "121h"}}
+        result = stack.deploy(changed)
+        assert [(a["name"], a["op"]) for a in result.changed if a["type"] == harness.CONTAINER] == [
+            ("monstack-alertmanager-container", "replace")
+        ]
         assert [a["op"] for a in result.actions if a["type"] == harness.VOLUME and "alertmanager" in a["name"]] == ["same"]
         assert engine.inspect_container(container)["Id"] != old_id
+        # The same volume (its CreatedAt is the ctime of its data directory, which Alertmanager's
+        # snapshots change, so it is no identity here): name, mount point, labels, a marker file.
         kept = engine.inspect_volume(volume["Name"])
         assert (kept["Name"], kept["Mountpoint"], kept["Labels"]) == (volume["Name"], volume["Mountpoint"], volume["Labels"])
         assert docker_exec(container, "cat", "/alertmanager/e2e-marker").strip() == marker
@@ -183,6 +189,9 @@ def test_a_silence_suppresses_a_firing_alert_and_survives_recreating_alertmanage
         assert states.get(silence_id) == "active", states
         # Prometheus re-sends the Watchdog (every minute at the latest): it arrives silenced.
         _wait(watchdog_silenced, "the re-created Alertmanager does not silence the Watchdog", timeout=150)
+        stack.deploy(original)
+        states = {s["id"]: s["status"]["state"] for s in am_api(stack, "GET", "silences")}
+        assert states.get(silence_id) == "active", states
     finally:
         try:
             am_api(stack, "DELETE", f"silence/{silence_id}")

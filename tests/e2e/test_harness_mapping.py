@@ -80,3 +80,104 @@ def test_an_upload_is_a_tar_of_the_file_at_its_absolute_path_with_the_declared_m
             assert member.mode == mode
             content = tar.extractfile(member).read()
         assert content == (b"hi" if "contentBase64" in upload else upload["content"].encode())
+
+
+# --- the provider stand-in's plan, against a fake engine (no Docker needed) ----------------------------
+
+
+class _FakeEngine:
+    """Just enough of docker.APIClient: containers stored as `docker inspect` would show them."""
+
+    def __init__(self):
+        self.containers_by_id: dict[str, dict] = {}
+        self.calls: list[str] = []
+
+    def create_container_from_config(self, spec, name):
+        cid = f"c{len(self.containers_by_id) + 1}"
+        host = dict(spec["HostConfig"])
+        self.containers_by_id[cid] = {"Id": cid, "Name": "/" + name, "Image": spec["Image"], "Config": spec,
+                                      "HostConfig": host, "State": {"Running": False, "Status": "created"},
+                                      "NetworkSettings": {"Ports": host.get("PortBindings") or {}}}
+        self.calls.append(f"create {name}")
+        return {"Id": cid}
+
+    def _get(self, cid):
+        if cid not in self.containers_by_id:
+            raise harness.NotFound(f"no such container {cid}")
+        return self.containers_by_id[cid]
+
+    def inspect_container(self, cid):
+        return self._get(cid)
+
+    def containers(self, all=True, filters=None):
+        cid = (filters or {}).get("id")
+        return [c for c in self.containers_by_id.values() if cid is None or c["Id"] == cid]
+
+    def start(self, cid):
+        self._get(cid)["State"] = {"Running": True, "Status": "running"}
+
+    def stop(self, cid, timeout=None):
+        self._get(cid)["State"] = {"Running": False, "Status": "exited"}
+        self.calls.append(f"stop {cid}")
+
+    def remove_container(self, cid, v=True, force=True):
+        self._get(cid)
+        del self.containers_by_id[cid]
+        self.calls.append(f"remove {cid}")
+
+    def update_container(self, cid, **args):
+        self._get(cid)
+        self.calls.append(f"update {cid}")
+
+
+def _provider(tmp_path, engine):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    return harness.DockerProvider(engine, harness.State(tmp_path / "state.json"))
+
+
+def _deploy_container(tmp_path, engine, inputs, *, refresh=False):
+    provider = _provider(tmp_path, engine)
+    if refresh:
+        provider.refresh()
+    options = {"replaceOnChanges": ["healthcheck"], "deleteBeforeReplace": True, "ignoreChanges": []}
+    provider.register(harness.CONTAINER, "c", "urn:c", dict(inputs), options, True)
+    provider.finish()
+    provider.state.save()
+    return provider
+
+
+SIMPLE = {"name": "x", "image": "sha256:1", "memory": 64, "memorySwap": 64, "restart": "unless-stopped",
+          "healthcheck": {"tests": ["CMD", "true"], "interval": "15s", "timeout": "5s", "startPeriod": "1m0s", "retries": 3}}
+
+
+def test_a_container_removed_by_hand_is_recreated_only_with_refresh(tmp_path):
+    engine = _FakeEngine()
+    _deploy_container(tmp_path, engine, SIMPLE)
+    (cid,) = engine.containers_by_id
+    engine.remove_container(cid)
+    plain = _deploy_container(tmp_path, engine, SIMPLE)
+    assert [a["op"] for a in plain.actions] == ["same"] and engine.containers_by_id == {}
+    assert plain.warnings and "refresh" in plain.warnings[0]
+    refreshed = _deploy_container(tmp_path, engine, SIMPLE, refresh=True)
+    assert [a["op"] for a in refreshed.actions] == ["refresh", "create"]
+    assert len(engine.containers_by_id) == 1
+
+
+def test_a_60s_healthcheck_is_replaced_on_every_deploy_and_1m0s_never(tmp_path):
+    engine = _FakeEngine()
+    sixty = {**SIMPLE, "healthcheck": {**SIMPLE["healthcheck"], "startPeriod": "60s"}}
+    _deploy_container(tmp_path / "a", engine, sixty)
+    again = _deploy_container(tmp_path / "a", engine, sixty)
+    assert [(a["op"], a["diff"]) for a in again.actions] == [("replace", ["healthcheck"])]
+    _deploy_container(tmp_path / "b", engine, SIMPLE)
+    assert [a["op"] for a in _deploy_container(tmp_path / "b", engine, SIMPLE).actions] == ["same"]
+
+
+def test_memory_is_updated_in_place_and_the_state_then_holds_the_plan(tmp_path):
+    engine = _FakeEngine()
+    _deploy_container(tmp_path, engine, SIMPLE)
+    more = {**SIMPLE, "memory": 128, "memorySwap": 128}
+    updated = _deploy_container(tmp_path, engine, more)
+    assert [(a["op"], a["diff"]) for a in updated.actions] == [("update", ["memory", "memorySwap"])]
+    assert engine.calls[-1].startswith("update")
+    assert [a["op"] for a in _deploy_container(tmp_path, engine, more).actions] == ["same"]

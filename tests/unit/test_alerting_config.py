@@ -123,3 +123,12 @@ def test_receiver_credentials_reach_alertmanager_only_as_secret_files(deploy):
             if other is not container:
                 assert value not in json.dumps(other.inputs)
     assert all(value not in json.dumps(deployment.outputs) for value in credentials.values())
+
+
+def test_alertmanager_gets_time_to_write_its_silences_when_replaced(deploy):
+    # The provider stops a container with destroy_grace_seconds before removing it (0 when unset:
+    # killed at once), and Alertmanager writes silences to its volume when it stops.
+    container = deploy().containers["monstack-dev-alertmanager"]
+    assert container.inputs["destroyGraceSeconds"] >= 10
+    assert container.delete_before_replace
+    assert {"containerPath": "/alertmanager", "volumeName": "monstack-dev-alertmanager-data"} in container.inputs["volumes"]
