@@ -8,12 +8,13 @@ resource is registered.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 import pulumi
 from pydantic import ValidationError
 
+from .remote_write import CREDENTIALS_KEY
 from .settings import SECRET_KEYS, Settings
 
 __all__ = ["NAMESPACE", "ConfigError", "Secrets", "load", "settings_from_mapping"]
@@ -36,6 +37,38 @@ class Secrets:
 
     grafana_admin_password: Optional[pulumi.Output[str]]
     mongodb_uri: Optional[pulumi.Output[str]]
+    # remote-write endpoint name -> its password or bearer token
+    remote_write_credentials: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+
+
+def remote_write_credentials(settings: Settings, raw: Any) -> dict[str, str]:
+    """The credential of every endpoint that authenticates, checked against remoteWrite.
+
+    `raw` is the secret's value (a JSON object text or a mapping) or None.  Raises ConfigError
+    naming the key; the message never contains a credential.
+    """
+    key = f"{NAMESPACE}:{CREDENTIALS_KEY}"
+    if raw is None:
+        values: dict = {}
+    else:
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except json.JSONDecodeError:
+                raise ConfigError(f"{key}: not a JSON object of endpoint name -> credential") from None
+        if not isinstance(raw, Mapping) or not all(isinstance(v, str) and v for v in raw.values()):
+            raise ConfigError(f"{key}: must be a JSON object of endpoint name -> non-empty string")
+        values = dict(raw)
+    needed = {endpoint.name for endpoint in settings.remote_write if endpoint.auth}
+    problems = [
+        f"{key}: no credential for remoteWrite endpoint {name!r} "
+        f"(pulumi config set --secret --path '{key}.{name}' ...)"
+        for name in sorted(needed - values.keys())
+    ]
+    problems += [f"{key}: {name!r} is not a remoteWrite endpoint with auth" for name in sorted(values.keys() - needed)]
+    if problems:
+        raise ConfigError.listing(problems)
+    return values
 
 
 def _key_path(loc: tuple) -> str:
@@ -94,9 +127,11 @@ def load() -> tuple[Settings, Secrets]:
     settings = settings_from_mapping(plain, default_name=f"monstack-{pulumi.get_stack()}")
 
     config = pulumi.Config(NAMESPACE)
+    credentials = remote_write_credentials(settings, raw.get(CREDENTIALS_KEY))
     secrets = Secrets(
         grafana_admin_password=config.get_secret("grafanaAdminPassword"),
         mongodb_uri=config.get_secret("mongodbUri"),
+        remote_write_credentials={name: pulumi.Output.secret(value) for name, value in credentials.items()},
     )
     if settings.mongodb_exporter.enabled and secrets.mongodb_uri is None:
         raise ConfigError.listing(

@@ -67,6 +67,7 @@ class MonitoringStack(pulumi.ComponentResource):
             settings,
             monitoring_network=monitoring.name,
             app_network=app_network_name,
+            remote_write_credentials=secrets.remote_write_credentials,
             opts=child,
         )
         self.grafana = None

@@ -11,6 +11,7 @@ import hashlib
 import yaml
 
 from . import names
+from .remote_write import render_remote_write
 from .scrape import PROMETHEUS_ALIAS, PROMETHEUS_PORT, scrape_jobs
 from .settings import Settings, parse_duration_seconds
 
@@ -45,19 +46,25 @@ def render_prometheus_config(settings: Settings) -> dict:
         if parse_duration_seconds(interval) < _DEFAULT_SCRAPE_TIMEOUT_SECONDS
         else f"{_DEFAULT_SCRAPE_TIMEOUT_SECONDS}s"
     )
-    return {
+    agent = settings.prometheus.mode == "agent"
+    document: dict = {
         "global": {
             "scrape_interval": interval,
             "scrape_timeout": timeout,
-            "evaluation_interval": interval,
-            "external_labels": {"monstack": settings.name},
+            "external_labels": {"monstack": settings.name, **settings.external_labels},
         },
-        "rule_files": [PROMETHEUS_RULES_NAME],
         "scrape_configs": [
             {"job_name": job.job_name, "static_configs": [{"targets": list(job.targets)}]}
             for job in scrape_jobs(settings)
         ],
     }
+    if not agent:
+        # An agent evaluates no rules (Prometheus refuses rule_files in agent mode).
+        document["global"]["evaluation_interval"] = interval
+        document["rule_files"] = [PROMETHEUS_RULES_NAME]
+    if settings.remote_write:
+        document["remote_write"] = render_remote_write(settings.remote_write)
+    return document
 
 
 def render_grafana_datasources(settings: Settings) -> dict:

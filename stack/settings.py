@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+
+from .prometheus_flags import agent_flag
+from .remote_write import CREDENTIALS_KEY, RemoteWriteEndpoint, validate_external_labels
 
 __all__ = [
     "CadvisorSettings",
@@ -27,7 +30,7 @@ __all__ = [
 ]
 
 # Config keys that hold secrets; read by `stack.config`, never by this model.
-SECRET_KEYS = ("grafanaAdminPassword", "mongodbUri")
+SECRET_KEYS = ("grafanaAdminPassword", "mongodbUri", CREDENTIALS_KEY)
 
 # --- value checks -------------------------------------------------------------------------------
 
@@ -136,6 +139,8 @@ class _Model(BaseModel):
 
 class PrometheusSettings(_Model):
     image: Image = "prom/prometheus:v3.5.0"
+    # `agent`: scrape and remote-write only (no queries, rules or alerts): a per-host agent.
+    mode: Literal["server", "agent"] = "server"
     port: Port = 9090
     scrape_interval: Duration = "15s"
     # Unset: 10s (Prometheus' default) or the scrape interval when that is shorter.
@@ -202,11 +207,31 @@ class Settings(_Model):
     mongodb_exporter: MongodbExporterSettings = MongodbExporterSettings()
     node_exporter: NodeExporterSettings = NodeExporterSettings()
     cadvisor: CadvisorSettings = CadvisorSettings()
+    # Long-term storage / a central Prometheus (see stack.remote_write), and the labels that say
+    # which environment and host a series comes from once it leaves this stack.
+    remote_write: list[RemoteWriteEndpoint] = []
+    external_labels: Annotated[dict[str, str], AfterValidator(validate_external_labels)] = {}
 
     @model_validator(mode="after")
     def _no_duplicates(self) -> "Settings":
         if len(set(self.backend_targets)) != len(self.backend_targets):
             raise ValueError("backendTargets lists a target twice")
+        endpoint_names = [endpoint.name for endpoint in self.remote_write]
+        if len(set(endpoint_names)) != len(endpoint_names):
+            raise ValueError("remoteWrite names an endpoint twice (each needs its own name)")
+        if self.remote_write or self.prometheus.mode == "agent":
+            missing = [label for label in ("environment", "host") if label not in self.external_labels]
+            if missing:
+                raise ValueError(
+                    f"externalLabels must set {' and '.join(missing)} when series leave the stack "
+                    "(remoteWrite or prometheus.mode agent), so the store can tell the sources apart"
+                )
+        if self.prometheus.mode == "agent":
+            if not self.remote_write:
+                raise ValueError("prometheus.mode agent needs at least one remoteWrite endpoint")
+            if self.grafana.enabled:
+                raise ValueError("grafana.enabled must be false in agent mode (an agent answers no queries)")
+            agent_flag(self.prometheus.image)  # the image's version decides the flag
         if self.grafana.enabled and self.grafana.port == self.prometheus.port:
             raise ValueError("prometheus.port and grafana.port must differ (both publish on bindAddress)")
         return self
