@@ -2,12 +2,14 @@
 
 import pulumi
 
+import catalogue
 from dashboards import render_dashboards
 from stack import config
 from stack.monstack import MonitoringStack
 
 settings, secrets = config.load()
-monitoring = MonitoringStack("monstack", settings, secrets, dashboards=render_dashboards())
+services = catalogue.enabled_services(settings)
+monitoring = MonitoringStack("monstack", settings, secrets, dashboards=render_dashboards(services))
 
 pulumi.export("prometheus_url", monitoring.prometheus_url)
 pulumi.export("network_name", monitoring.network_name)

@@ -15,16 +15,17 @@ from prometheus_client import CollectorRegistry
 from backend_metrics.factory import DEFAULT_BUCKETS, HttpMetrics, http_metrics
 from backend_metrics.guard import DEFAULT_MAX_SERIES
 from backend_metrics.multiprocess import check_multiprocess_dir
-from backend_metrics.names import DEFAULT_METRICS_PATH, METHOD_OTHER, STANDARD_METHODS
+from backend_metrics.names import DEFAULT_METRICS_PATH, METHOD_OTHER, STANDARD_METHODS, STATUS_CLIENT_CLOSED
 
-__all__ = ["HttpRecorder", "normalise_method"]
+__all__ = ["CLIENT_CLOSED", "MAX_DEPTH", "HttpRecorder"]
 
 _STANDARD_METHODS = STANDARD_METHODS
 
+CLIENT_CLOSED = int(STATUS_CLIENT_CLOSED)
+"""The status of a response whose client went away before its last byte (nginx's 499)."""
 
-def normalise_method(method: str) -> str:
-    """The method itself if standard, else `METHOD_OTHER` (one fixed value for anything a client invents)."""
-    return method if method in _STANDARD_METHODS else METHOD_OTHER
+MAX_DEPTH = 16
+"""How deep the middlewares follow wrapped apps, mounts and dispatchers (a guard against cycles)."""
 
 
 class HttpRecorder:

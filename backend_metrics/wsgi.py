@@ -4,18 +4,23 @@
     app.wsgi_app = instrument(app.wsgi_app, url_map=app.url_map)   # keeps `app` a Flask object
     # or: application = instrument(flask_app)                       # a WSGI callable for gunicorn
 
-The route label is Flask's matched rule (``request.url_rule.rule``, e.g.
-``/tickets/<int:ticket_id>``), which a ``teardown_request`` hook (`track_routes`)
-leaves in the WSGI environ, read after dispatch; an app mounted with werkzeug's
-``DispatcherMiddleware`` adds its mount prefix (from ``SCRIPT_NAME``).  A
-request answered before Flask routed it is matched once against `url_map`
-(bounded by the rules, nothing cached per path).  Unmatched paths and
-non-standard methods get one fixed value each.
+The route label is ``<dispatcher keys><Flask rule>`` (e.g. ``/finance`` +
+``/reports/<int:year>``), from tables known at start: the url maps of the Flask
+apps it can reach and the keys of werkzeug ``DispatcherMiddleware`` mounts;
+never ``SCRIPT_NAME`` or another string from the request, so a proxy prefix
+(``ProxyFix(x_prefix=1)`` and ``X-Forwarded-Prefix``) cannot change it (see
+`backend_metrics.wsgi_routes`).  Flask leaves its matched rule in the environ
+through a ``teardown_request`` hook (`track_routes`); a request no Flask app
+routed is dispatched and matched again once.  Other WSGI apps may give the
+template in ``environ["backend_metrics.route"]`` (`ROUTE_ENVIRON_KEY`).
+Unmatched paths and non-standard methods get one fixed value each.
 
 Status and timing follow asgi.py: the response is timed until the server has
 consumed the last chunk and closed the iterable; an exception before the
 response started counts as 500 and is re-raised, after it keeps the status; a
-body the server stopped reading (client gone) counts as "499".
+body the server stopped reading (client gone) counts as "499".  A body that is
+the server's own ``wsgi.file_wrapper`` is handed back as it is (so the server
+can still use sendfile), recorded when the server closes it.
 """
 
 from __future__ import annotations
@@ -30,14 +35,11 @@ from prometheus_client import CollectorRegistry
 from backend_metrics.exposition import render
 from backend_metrics.factory import DEFAULT_BUCKETS
 from backend_metrics.guard import DEFAULT_MAX_SERIES
-from backend_metrics.names import DEFAULT_METRICS_PATH, ROUTE_UNMATCHED
-from backend_metrics.recorder import HttpRecorder
+from backend_metrics.names import DEFAULT_METRICS_PATH
+from backend_metrics.recorder import CLIENT_CLOSED, HttpRecorder
+from backend_metrics.wsgi_routes import ROUTE_ENVIRON_KEY, RULE_ENVIRON_KEY, WsgiRouteTable
 
-__all__ = ["InstrumentedWSGIApp", "instrument", "metrics_app", "track_routes"]
-
-_STATUS_CLIENT_CLOSED = 499
-_ROUTE_KEY = "backend_metrics.route"
-_MAX_DEPTH = 16
+__all__ = ["ROUTE_ENVIRON_KEY", "InstrumentedWSGIApp", "instrument", "metrics_app", "track_routes"]
 
 
 def track_routes(flask_app: Any) -> None:
@@ -58,30 +60,10 @@ def track_routes(flask_app: Any) -> None:
     def leave_rule(exc: BaseException | None = None) -> None:
         rule = request.url_rule
         if rule is not None:
-            request.environ[_ROUTE_KEY] = rule.rule
+            request.environ[RULE_ENVIRON_KEY] = (flask_app, rule.rule)
 
     flask_app.teardown_request(leave_rule)
     extensions["backend_metrics.track_routes"] = True
-
-
-def _track_reachable_flask_apps(obj: Any, depth: int = 0, seen: set | None = None) -> None:
-    seen = set() if seen is None else seen
-    if obj is None or depth > _MAX_DEPTH or id(obj) in seen:
-        return
-    seen.add(id(obj))
-    owner = getattr(obj, "__self__", None)  # a bound ``flask_app.wsgi_app``
-    if owner is not None:
-        _track_reachable_flask_apps(owner, depth + 1, seen)
-        return
-    if hasattr(obj, "url_map") and hasattr(obj, "teardown_request"):
-        track_routes(obj)
-        _track_reachable_flask_apps(getattr(obj, "wsgi_app", None), depth + 1, seen)
-        return
-    mounts = getattr(obj, "mounts", None)
-    if isinstance(mounts, dict):
-        for mounted in mounts.values():
-            _track_reachable_flask_apps(mounted, depth + 1, seen)
-    _track_reachable_flask_apps(getattr(obj, "app", None), depth + 1, seen)
 
 
 def metrics_app(registry: CollectorRegistry | None = None, *, compress: bool = True) -> Any:
@@ -110,15 +92,14 @@ class _Timed:
     """The response iterable, recording the request once: after the last chunk was consumed,
     when iterating fails, or when the server closes it early (client gone)."""
 
-    __slots__ = ("_body", "_owner", "_environ", "_script_name", "_start", "_status", "_finished", "_done")
+    __slots__ = ("_body", "_owner", "_environ", "_start", "_status", "_finished", "_done")
 
     def __init__(
-        self, body: Iterable[bytes], owner: InstrumentedWSGIApp, environ: dict, script_name: str, start: float, status: list
+        self, body: Iterable[bytes], owner: InstrumentedWSGIApp, environ: dict, start: float, status: list
     ) -> None:
         self._body = body
         self._owner = owner
         self._environ = environ
-        self._script_name = script_name
         self._start = start
         self._status = status
         self._finished = False
@@ -143,13 +124,38 @@ class _Timed:
                 close()
         finally:
             if not self._done:
-                self._finish(self._status[0] if self._finished else _STATUS_CLIENT_CLOSED)
+                self._finish(self._status[0] if self._finished else CLIENT_CLOSED)
 
     def _finish(self, status: int) -> None:
         if self._done:
             return
         self._done = True
-        self._owner._record(self._environ, self._script_name, status, perf_counter() - self._start)
+        self._owner._record(self._environ, status, perf_counter() - self._start)
+
+
+def _record_on_close(body: Any, owner: InstrumentedWSGIApp, environ: dict, start: float, status: list) -> bool:
+    """Make closing the server's file wrapper record the request; False when it cannot be patched.
+
+    The server sends the file its own way (sendfile) and closes the object afterwards,
+    as PEP 3333 requires; the request is recorded then, with the status sent.
+    """
+    close = getattr(body, "close", None)
+    done = []
+
+    def close_and_record() -> None:
+        try:
+            if close is not None:
+                close()
+        finally:
+            if not done:
+                done.append(True)
+                owner._record(environ, status[0] or 500, perf_counter() - start)
+
+    try:
+        body.close = close_and_record
+    except (AttributeError, TypeError):
+        return False
+    return True
 
 
 class InstrumentedWSGIApp:
@@ -159,6 +165,7 @@ class InstrumentedWSGIApp:
         self.app = app
         self.recorder = recorder
         self.url_map = url_map
+        self.routes = WsgiRouteTable(app, url_map)
         self._metrics_endpoint = metrics_endpoint
         self._metrics_path = metrics_path
 
@@ -168,7 +175,6 @@ class InstrumentedWSGIApp:
         return getattr(self.app, name)
 
     def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
-        script_name = environ.get("SCRIPT_NAME", "")
         path_info = environ.get("PATH_INFO", "")
         if self._metrics_path is not None and path_info == self._metrics_path and not self.recorder.count_metrics_path:
             return self._metrics_endpoint(environ, start_response)
@@ -192,53 +198,27 @@ class InstrumentedWSGIApp:
             else:
                 body = self.app(environ, timed_start_response)
         except BaseException:
-            self._record(environ, script_name, status[0] or 500, perf_counter() - start)
+            self._record(environ, status[0] or 500, perf_counter() - start)
             raise
         finally:
             if gauge is not None:
                 gauge.dec()
-        return _Timed(body, self, environ, script_name, start, status)
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(file_wrapper, type) and isinstance(body, file_wrapper) and _record_on_close(body, self, environ, start, status):
+            return body  # the server's own object: it keeps its sendfile fast path
+        return _Timed(body, self, environ, start, status)
 
-    def _record(self, environ: dict, script_name: str, status: int, duration: float) -> None:
-        template = self._template(environ, script_name)
+    def _record(self, environ: dict, status: int, duration: float) -> None:
+        template = self._template(environ)
         if template in self.recorder.excluded:
             return
         self.recorder.record(environ.get("REQUEST_METHOD", "GET"), template, status, duration)
 
-    def _template(self, environ: dict, script_name: str) -> str:
+    def _template(self, environ: dict) -> str:
         path_info = environ.get("backend_metrics.path_info", environ.get("PATH_INFO", ""))
         if self._metrics_path is not None and path_info == self._metrics_path:
             return self._metrics_path
-        rule = environ.get(_ROUTE_KEY)
-        if rule is not None:
-            mounted = environ.get("SCRIPT_NAME", "")
-            prefix = mounted[len(script_name) :] if mounted.startswith(script_name) else ""
-            return prefix + rule
-        return self._match(environ, script_name, path_info)
-
-    def _match(self, environ: dict, script_name: str, path_info: str) -> str:
-        """Match the original path against `url_map` once (requests Flask never routed)."""
-        if self.url_map is None:
-            return ROUTE_UNMATCHED
-        from werkzeug.exceptions import HTTPException, MethodNotAllowed
-
-        probe = dict(environ)
-        probe["SCRIPT_NAME"] = script_name
-        probe["PATH_INFO"] = path_info
-        try:
-            adapter = self.url_map.bind_to_environ(probe)
-            rule, _ = adapter.match(return_rule=True)
-            return rule.rule
-        except MethodNotAllowed as exc:
-            for method in exc.valid_methods or ():
-                try:
-                    rule, _ = adapter.match(method=method, return_rule=True)
-                    return rule.rule
-                except HTTPException:
-                    continue
-        except Exception:
-            pass
-        return ROUTE_UNMATCHED
+        return self.routes.template(environ, path_info)
 
 
 def instrument(
@@ -273,5 +253,7 @@ def instrument(
     )
     if url_map is None:
         url_map = getattr(app, "url_map", None) or getattr(getattr(app, "__self__", None), "url_map", None)
-    _track_reachable_flask_apps(app)
-    return InstrumentedWSGIApp(app, recorder, metrics_app(registry, compress=compress), metrics_path, url_map)
+    wrapped = InstrumentedWSGIApp(app, recorder, metrics_app(registry, compress=compress), metrics_path, url_map)
+    for flask_app in wrapped.routes.flask_apps():
+        track_routes(flask_app)
+    return wrapped

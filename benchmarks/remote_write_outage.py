@@ -15,7 +15,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from stack import names
+from catalogue import prometheus as prometheus_service
 from tests.support.live import free_port
 from tests.support.remote_write import measure_outage
 from tests.remote_write.test_live import PASSWORD, USER, sender_settings
@@ -34,7 +34,7 @@ def main() -> None:
         settings = settings.model_copy(update={"remote_write": [endpoint]})
         with tempfile.TemporaryDirectory(prefix="bench-rw-") as tmp:
             r = measure_outage(settings, port=port, workdir=Path(tmp), outage_s=args.outage, user=USER,
-                               password=PASSWORD, job=names.JOB_PROMETHEUS)
+                               password=PASSWORD, job=prometheus_service.JOB)
         print(f"{backoff:>10} {r.outage_s:>6.0f}s {r.scraped_during_outage:>18} {r.gap.sent:>6} {r.gap.received:>9} "
               f"{r.gap.missing:>8} {r.gap.longest_gap_s:>11.2f}s", flush=True)
 

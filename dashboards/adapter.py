@@ -21,7 +21,7 @@ import json
 import string
 from typing import Any
 
-from stack.names import PROMETHEUS_DATASOURCE_UID
+from catalogue.grafana import PROMETHEUS_DATASOURCE_UID
 
 __all__ = [
     "DATASOURCE",

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from backend_metrics import names as m
+from catalogue import backend
+from catalogue.backend import metrics as m
+from catalogue.promql import aggregate, eq, rate, re, selector, var
 from grafanalib import formatunits as units
-from stack.names import JOB_BACKEND
 
 from .panels import Query, Row, dashboard, query_variable, stat, timeseries
-from .promql import aggregate, eq, rate, re, selector, var
 
-__all__ = ["UID", "TITLE", "FILENAME", "SOURCE", "build"]
+__all__ = ["UID", "TITLE", "FILENAME", "build"]
 
 UID = "monstack-backend-api"
 TITLE = "Backend API"
 FILENAME = "backend-api.json"
-SOURCE = "backend"  # fed by the instrumented backend's /metrics (backend_metrics)
 
-STATUS_4XX = "4.."
-STATUS_5XX = "5.."
-FAILURE = "failure"
-assert FAILURE in m.AUTH_OUTCOMES, "the backend's auth outcomes changed; update the login failure panel"
+STATUS_4XX = backend.STATUS_4XX
+STATUS_5XX = backend.STATUS_5XX
+FAILURE = backend.AUTH_FAILURE
 
 _TARGET = (eq("job", var("job")), re("instance", var("instance")))
 _ROUTED = (*_TARGET, re(m.LABEL_ROUTE, var("route")))
@@ -39,23 +37,24 @@ def _per_minute(metric: str, by: tuple[str, ...] = (), *extra: str) -> str:
 
 
 def build():
+    T = backend.THRESHOLDS  # read at build time: one threshold object for alerts and colours
     all_requests = aggregate("sum", _requests())
     server_errors = aggregate("sum", _requests(re(m.LABEL_STATUS, STATUS_5XX)))
     auth_all = aggregate("sum", rate(selector(m.AUTH_ATTEMPTS_TOTAL, *_TARGET)))
     auth_failed = aggregate("sum", rate(selector(m.AUTH_ATTEMPTS_TOTAL, *_TARGET, eq(m.LABEL_OUTCOME, FAILURE))))
-    latency_thresholds = (("green", None), ("orange", 0.5), ("red", 1.0))
+    latency_thresholds = T.p99_latency_seconds.steps()
 
     overview = Row("Overview", [
         stat("Request rate", Query(all_requests), unit=units.REQUESTS_PER_SEC, thresholds=(("blue", None),),
              description="Requests per second over the selected routes and instances."),
         stat("5xx error ratio", Query(f"({server_errors} or vector(0)) / {all_requests}"),
-             unit=units.PERCENT_UNIT, thresholds=(("green", None), ("orange", 0.01), ("red", 0.05)),
+             unit=units.PERCENT_UNIT, thresholds=T.error_ratio.steps(),
              description="Share of requests answered with a 5xx status (0 when there were none)."),
         stat("p99 latency", Query(_quantile(0.99, ())), unit=units.SECONDS, thresholds=latency_thresholds,
              description="99th percentile request duration over all selected routes."),
         stat("Requests in progress",
              Query(aggregate("sum", selector(m.HTTP_REQUESTS_IN_PROGRESS, *_TARGET))),
-             unit=units.SHORT, thresholds=(("green", None), ("orange", 50), ("red", 100)),
+             unit=units.SHORT, thresholds=T.in_progress.steps(),
              description="Requests being served right now, summed over instances."),
     ])
     traffic = Row("Traffic and latency", [
@@ -70,17 +69,17 @@ def build():
         timeseries("Client errors (4xx) by status",
                    Query(aggregate("sum", _requests(re(m.LABEL_STATUS, STATUS_4XX)), by=(m.LABEL_STATUS, m.LABEL_ROUTE)),
                          "{{%s}} {{%s}}" % (m.LABEL_STATUS, m.LABEL_ROUTE)),
-                   unit=units.REQUESTS_PER_SEC, thresholds=(("green", None), ("orange", 1.0)),
+                   unit=units.REQUESTS_PER_SEC, thresholds=(("green", None), ("orange", T.client_errors_per_second)),
                    description="4xx responses per second by status and route: bad input, missing auth, unknown ids."),
         timeseries("Server errors (5xx) by status",
                    Query(aggregate("sum", _requests(re(m.LABEL_STATUS, STATUS_5XX)), by=(m.LABEL_STATUS, m.LABEL_ROUTE)),
                          "{{%s}} {{%s}}" % (m.LABEL_STATUS, m.LABEL_ROUTE)),
-                   unit=units.REQUESTS_PER_SEC, thresholds=(("green", None), ("red", 0.1)),
+                   unit=units.REQUESTS_PER_SEC, thresholds=(("green", None), ("red", T.server_errors_per_second)),
                    description="5xx responses per second by status and route: failures of the backend itself."),
         timeseries("In-progress requests",
                    Query(aggregate("sum", selector(m.HTTP_REQUESTS_IN_PROGRESS, *_TARGET), by=("instance",)),
                          "{{instance}}"),
-                   unit=units.SHORT, thresholds=(("green", None), ("orange", 50), ("red", 100)), width=24,
+                   unit=units.SHORT, thresholds=T.in_progress.steps(), width=24,
                    description="Concurrent requests per instance (gauge)."),
     ])
     business = Row("Business", [
@@ -93,7 +92,7 @@ def build():
                    unit=units.OPS_PER_MIN, width=8, stacked=True,
                    description="Login attempts per minute, by outcome."),
         timeseries("Login failure ratio", Query(f"{auth_failed} / {auth_all}", "failed logins"),
-                   unit=units.PERCENT_UNIT, thresholds=(("green", None), ("orange", 0.2), ("red", 0.5)), width=24,
+                   unit=units.PERCENT_UNIT, thresholds=T.login_failure_ratio.steps(), width=24,
                    description="Failed logins as a share of all authentication attempts; a jump suggests "
                                "credential stuffing or a broken login form."),
     ])
@@ -103,7 +102,7 @@ def build():
         description="HTTP traffic, latency and errors of the helpdesk backend, and its business counters.",
         tags=["backend", "api"],
         variables=[
-            query_variable("job", "Job", f"label_values({m.HTTP_REQUESTS_TOTAL}, job)", default=JOB_BACKEND,
+            query_variable("job", "Job", f"label_values({m.HTTP_REQUESTS_TOTAL}, job)", default=backend.JOB,
                            include_all=False, multi=False),
             query_variable("instance", "Instance", f'label_values({m.HTTP_REQUESTS_TOTAL}{{job="$job"}}, instance)'),
             query_variable("route", "Route",

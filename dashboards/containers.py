@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+from catalogue import cadvisor as ca
+from catalogue.promql import aggregate, eq, rate, re, selector, var
 from grafanalib import formatunits as units
-from stack.names import JOB_CADVISOR
 
-from .metrics import cadvisor_v0_52 as ca
 from .panels import Query, Row, dashboard, query_variable, stat, timeseries
-from .promql import aggregate, eq, rate, re, selector, var
 
-__all__ = ["UID", "TITLE", "FILENAME", "SOURCE", "build"]
+__all__ = ["UID", "TITLE", "FILENAME", "build"]
 
 UID = "monstack-containers"
 TITLE = "Containers"
 FILENAME = "containers.json"
-SOURCE = "cadvisor"
 
 # "All" is ".+": the root cgroup (no name label) and other unnamed cgroups stay out.
 _SELECTED = (eq("job", var("job")), re("instance", var("instance")), re(ca.LABEL_NAME, var("container")))
@@ -33,21 +31,21 @@ def build():
         stat("Containers", Query(aggregate("count", selector(ca.LAST_SEEN, *_SELECTED))), unit=units.SHORT,
              thresholds=(("red", None), ("green", 1)), description="Containers cAdvisor reports for the selection."),
         stat("CPU in use", Query(aggregate("sum", rate(selector(ca.CPU_USAGE_SECONDS_TOTAL, *_SELECTED)))),
-             unit=units.PERCENT_UNIT, thresholds=(("green", None), ("orange", 1.5), ("red", 1.9)),
+             unit=units.PERCENT_UNIT, thresholds=ca.THRESHOLDS.cpu_cores_total.steps(),
              description="CPU time used by the selected containers; 100% is one core."),
         stat("Memory working set", Query(aggregate("sum", working_set)), unit=units.BYTES_IEC,
              thresholds=(("blue", None),), description="Working set (what the OOM killer counts) of the selection."),
     ])
     cpu_memory = Row("CPU and memory", [
         timeseries("CPU usage per container", Query(_per_container_rate(ca.CPU_USAGE_SECONDS_TOTAL), _LEGEND),
-                   unit=units.PERCENT_UNIT, thresholds=(("green", None), ("orange", 0.8), ("red", 1.0)),
+                   unit=units.PERCENT_UNIT, thresholds=ca.THRESHOLDS.cpu_cores_per_container.steps(),
                    description="CPU time per second, summed over CPUs; 100% is one full core."),
         timeseries("Memory working set per container", Query(aggregate("sum", working_set, by=_BY_CONTAINER), _LEGEND),
                    unit=units.BYTES_IEC, description="Working set bytes (usage minus inactive file cache)."),
         timeseries("Memory working set / limit",
                    Query(f"{aggregate('sum', working_set, by=_BY_CONTAINER)} / "
                          f"({aggregate('sum', limit, by=_BY_CONTAINER)} > 0)", _LEGEND),
-                   unit=units.PERCENT_UNIT, thresholds=(("green", None), ("orange", 0.8), ("red", 0.9)), width=24,
+                   unit=units.PERCENT_UNIT, thresholds=ca.THRESHOLDS.memory_of_limit.steps(), width=24,
                    description="Working set as a share of the container's memory limit (containers without "
                                "a limit are left out). Near 100% the container is OOM-killed."),
     ])
@@ -69,7 +67,7 @@ def build():
         description="Per-container resources from cAdvisor: CPU, memory working set, network and disk I/O.",
         tags=["containers", "cadvisor"],
         variables=[
-            query_variable("job", "Job", f"label_values({ca.LAST_SEEN}, job)", default=JOB_CADVISOR,
+            query_variable("job", "Job", f"label_values({ca.LAST_SEEN}, job)", default=ca.JOB,
                            include_all=False, multi=False),
             query_variable("instance", "Instance", f'label_values({ca.LAST_SEEN}{{job="$job"}}, instance)'),
             query_variable("container", "Container",

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
+from catalogue import node_exporter as ne
+from catalogue.promql import aggregate, eq, ne as not_eq, nre, rate, re, selector, var
 from grafanalib import formatunits as units
-from stack.names import JOB_NODE_EXPORTER
 
-from .metrics import node_exporter_v1_9 as ne
 from .panels import Query, Row, dashboard, query_variable, stat, timeseries
-from .promql import aggregate, eq, ne as not_eq, nre, rate, re, selector, var
 
-__all__ = ["UID", "TITLE", "FILENAME", "SOURCE", "build"]
+__all__ = ["UID", "TITLE", "FILENAME", "build"]
 
 UID = "monstack-host"
 TITLE = "Host"
 FILENAME = "host.json"
-SOURCE = "node_exporter"
 
 _TARGET = (eq("job", var("job")), re("instance", var("instance")))
 _REAL_FS = (*_TARGET, nre(ne.LABEL_FSTYPE, ne.PSEUDO_FILESYSTEMS))
-_USAGE = (("green", None), ("orange", 0.8), ("red", 0.9))
 
 
 def _cpu(*extra: str) -> str:
@@ -30,6 +27,7 @@ def _fs_used() -> str:
 
 
 def build():
+    _USAGE = ne.THRESHOLDS.usage.steps()  # the same levels the host alerts fire at
     idle = eq(ne.LABEL_MODE, ne.MODE_IDLE)
     mem_total = selector(ne.MEMORY_MEMTOTAL_BYTES, *_TARGET)
     mem_available = selector(ne.MEMORY_MEMAVAILABLE_BYTES, *_TARGET)
@@ -45,7 +43,7 @@ def build():
         stat("Fullest filesystem", Query(aggregate("max", _fs_used())), unit=units.PERCENT_UNIT,
              thresholds=_USAGE, description="Used share of the fullest real (non-tmpfs/overlay) filesystem."),
         stat("Load (1m) per CPU", Query(f"{aggregate('sum', selector(ne.LOAD1, *_TARGET))} / {cpus}"),
-             unit=units.SHORT, thresholds=(("green", None), ("orange", 1.0), ("red", 2.0)),
+             unit=units.SHORT, thresholds=ne.THRESHOLDS.load_per_cpu.steps(),
              description="1-minute load average divided by the number of CPUs; above 1 means a run queue."),
     ])
     cpu = Row("CPU and load", [
@@ -97,7 +95,7 @@ def build():
         description="The Docker host as node exporter sees it: CPU, load, memory, disks and network.",
         tags=["host", "node-exporter"],
         variables=[
-            query_variable("job", "Job", f"label_values({ne.UNAME_INFO}, job)", default=JOB_NODE_EXPORTER,
+            query_variable("job", "Job", f"label_values({ne.UNAME_INFO}, job)", default=ne.JOB,
                            include_all=False, multi=False),
             query_variable("instance", "Instance", f'label_values({ne.UNAME_INFO}{{job="$job"}}, instance)'),
         ],

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+from catalogue import mongodb_exporter as mx
+from catalogue.promql import aggregate, eq, rate, re, selector, var
 from grafanalib import formatunits as units
-from stack.names import JOB_MONGODB_EXPORTER
 
-from .metrics import mongodb_exporter_v0_47 as mx
 from .panels import Query, Row, dashboard, query_variable, stat, timeseries
-from .promql import aggregate, eq, rate, re, selector, var
 
-__all__ = ["UID", "TITLE", "FILENAME", "SOURCE", "build"]
+__all__ = ["UID", "TITLE", "FILENAME", "build"]
 
 UID = "monstack-mongodb"
 TITLE = "MongoDB"
 FILENAME = "mongodb.json"
-SOURCE = "mongodb_exporter"
 
 _TARGET = (eq("job", var("job")), re("instance", var("instance")))
 _UP_MAPPINGS = [{"type": "value", "options": {"0": {"text": "DOWN", "index": 0}, "1": {"text": "UP", "index": 1}}}]
@@ -87,7 +85,7 @@ def build():
         description="MongoDB through percona/mongodb_exporter: availability, connections, operations, latency, sizes.",
         tags=["mongodb", "database"],
         variables=[
-            query_variable("job", "Job", f"label_values({mx.UP}, job)", default=JOB_MONGODB_EXPORTER,
+            query_variable("job", "Job", f"label_values({mx.UP}, job)", default=mx.JOB,
                            include_all=False, multi=False),
             query_variable("instance", "Instance", f'label_values({mx.UP}{{job="$job"}}, instance)'),
         ],

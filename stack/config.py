@@ -14,6 +14,8 @@ from typing import Any, Mapping, Optional
 import pulumi
 from pydantic import ValidationError
 
+from catalogue.mongodb_uri import MongoUriError, parse_mongodb_uri
+
 from .remote_write import CREDENTIALS_KEY
 from .settings import SECRET_KEYS, Settings
 
@@ -39,6 +41,8 @@ class Secrets:
     mongodb_uri: Optional[pulumi.Output[str]]
     # remote-write endpoint name -> its password or bearer token
     remote_write_credentials: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    # Not secret: whether the URI names one host the exporter may connect to directly.
+    mongodb_direct_connect: bool = True
 
 
 def remote_write_credentials(settings: Settings, raw: Any) -> dict[str, str]:
@@ -123,6 +127,15 @@ def load() -> tuple[Settings, Secrets]:
             )
     if problems:
         raise ConfigError.listing(problems)
+    direct_connect = True
+    if "mongodbUri" in raw:
+        try:
+            direct_connect = parse_mongodb_uri(raw["mongodbUri"]).direct_connect
+        except MongoUriError as err:
+            # The value is a secret: say what is wrong with it, never what it is.
+            problems.append(f"{NAMESPACE}:mongodbUri: not a valid MongoDB connection string ({err})")
+    if problems:
+        raise ConfigError.listing(problems)
     plain = {key: value for key, value in raw.items() if key not in SECRET_KEYS}
     settings = settings_from_mapping(plain, default_name=f"monstack-{pulumi.get_stack()}")
 
@@ -132,6 +145,7 @@ def load() -> tuple[Settings, Secrets]:
         grafana_admin_password=config.get_secret("grafanaAdminPassword"),
         mongodb_uri=config.get_secret("mongodbUri"),
         remote_write_credentials={name: pulumi.Output.secret(value) for name, value in credentials.items()},
+        mongodb_direct_connect=direct_connect,
     )
     if settings.mongodb_exporter.enabled and secrets.mongodb_uri is None:
         raise ConfigError.listing(

@@ -6,83 +6,70 @@ exporter over the Docker bridge gateway), so nothing here is reachable from the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import pulumi
 import pulumi_docker as docker
+from catalogue import cadvisor, mongodb_exporter, node_exporter
 
-from . import names
 from .containers import healthcheck, service_container
-from .scrape import (
-    CADVISOR_ALIAS,
-    CADVISOR_PORT,
-    CADVISOR_TARGET,
-    MONGODB_EXPORTER_ALIAS,
-    MONGODB_EXPORTER_PORT,
-    MONGODB_EXPORTER_TARGET,
-)
 from .settings import Settings
 
-__all__ = ["Cadvisor", "MongodbExporter", "NodeExporter", "MONGODB_EXPORTER_FLAGS", "CADVISOR_FLAGS"]
+__all__ = ["Cadvisor", "CadvisorArgs", "MongodbExporter", "MongodbExporterArgs", "NodeExporter", "NodeExporterArgs"]
 
-# The dashboards read metric names that depend on these flags (dashboards/metrics/).
-MONGODB_EXPORTER_FLAGS = (
-    "--collect-all",
-    "--compatible-mode",
-    "--discovering-mode",
-    f"--web.listen-address=:{MONGODB_EXPORTER_PORT}",
-)
-CADVISOR_FLAGS = (
-    "--docker_only=true",
-    "--store_container_labels=false",
-    "--housekeeping_interval=15s",
-    f"--port={CADVISOR_PORT}",
-)
+
+@dataclass(frozen=True)
+class MongodbExporterArgs:
+    settings: Settings
+    mongodb_uri: pulumi.Output[str]
+    monitoring_network: pulumi.Input[str]
+    app_network: pulumi.Input[str]
+    # False for a replica set, several hosts or mongodb+srv:// (the driver must discover members).
+    direct_connect: bool = True
 
 
 class MongodbExporter(pulumi.ComponentResource):
-    def __init__(
-        self,
-        name: str,
-        settings: Settings,
-        *,
-        mongodb_uri: pulumi.Output[str],
-        monitoring_network: pulumi.Input[str],
-        app_network: pulumi.Input[str],
-        opts: Optional[pulumi.ResourceOptions] = None,
-    ) -> None:
+    def __init__(self, name: str, args: MongodbExporterArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("monstack:index:MongodbExporter", name, None, opts)
+        settings = args.settings
         exporter = settings.mongodb_exporter
+        alias = mongodb_exporter.SERVICE.alias
         self.container = service_container(
             name,
             settings=settings,
-            service=MONGODB_EXPORTER_ALIAS,
+            service=mongodb_exporter.SERVICE.name,
             image=exporter.image,
             memory_mb=exporter.memory_mb,
             parent=self,
-            command=list(MONGODB_EXPORTER_FLAGS),
+            command=list(mongodb_exporter.flags(direct_connect=args.direct_connect)),
             # The exporter reads its connection string from MONGODB_URI; the value is a
             # Pulumi secret, so it is encrypted in the state and masked in previews.
-            envs=[pulumi.Output.concat("MONGODB_URI=", mongodb_uri)],
+            envs=[pulumi.Output.concat("MONGODB_URI=", args.mongodb_uri)],
             networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(name=monitoring_network, aliases=[MONGODB_EXPORTER_ALIAS]),
+                docker.ContainerNetworksAdvancedArgs(name=args.monitoring_network, aliases=[alias]),
                 # MongoDB lives on the app's network.
-                docker.ContainerNetworksAdvancedArgs(name=app_network),
+                docker.ContainerNetworksAdvancedArgs(name=args.app_network),
             ],
         )
-        self.scrape_target = MONGODB_EXPORTER_TARGET
-        self.register_outputs({"scrape_target": self.scrape_target})
+        self.register_outputs({"container": self.container.name})
+
+
+@dataclass(frozen=True)
+class NodeExporterArgs:
+    settings: Settings
 
 
 class NodeExporter(pulumi.ComponentResource):
-    def __init__(self, name: str, settings: Settings, *, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: NodeExporterArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("monstack:index:NodeExporter", name, None, opts)
+        settings = args.settings
         node = settings.node_exporter
         listen = f"{node.listen_address}:{node.port}"
         self.container = service_container(
             name,
             settings=settings,
-            service=names.JOB_NODE_EXPORTER,
+            service=node_exporter.SERVICE.name,
             image=node.image,
             memory_mb=node.memory_mb,
             parent=self,
@@ -104,53 +91,54 @@ class NodeExporter(pulumi.ComponentResource):
             wait=True,
             wait_timeout=60,
         )
-        self.scrape_target = listen
-        self.register_outputs({"scrape_target": self.scrape_target})
+        self.register_outputs({"container": self.container.name})
 
 
 # cAdvisor reads container statistics from the host: every mount is read-only and it runs
-# without privileged mode and with no capabilities.  The Docker socket is the exception to
-# "read-only means harmless": a read-only bind still lets a process *talk* to the Docker API,
-# which is root-equivalent on the host.  cAdvisor needs it only to map cgroups to container
-# names and labels; this is why cAdvisor publishes no port and sits only on the monitoring
-# network.  /dev/kmsg (OOM events) is left out: it needs CAP_SYSLOG and OOM kills also show as
-# container restarts.
+# without privileged mode and with no capabilities.  The sockets under /var/run are the exception
+# to "read-only means harmless": a read-only bind still lets a process *talk* to the Docker API
+# and to containerd, which is root-equivalent on the host.  cAdvisor needs Docker's to map cgroups
+# to container names and containerd's to find a container's root filesystem on the containerd
+# image store (Docker 29+); /var/run is bound whole, as cAdvisor's docs do, because containerd's
+# socket is not on every host and a bind of a missing file fails.  This is why cAdvisor publishes
+# no port and sits only on the monitoring network.  /dev/kmsg (OOM events) is left out: it needs
+# CAP_SYSLOG and OOM kills also show as container restarts.
 _CADVISOR_BINDS = (
     ("/", "/rootfs"),
-    ("/var/run/docker.sock", "/var/run/docker.sock"),
+    ("/var/run", "/var/run"),
     ("/sys", "/sys"),
     ("/var/lib/docker", "/var/lib/docker"),
     ("/dev/disk", "/dev/disk"),
 )
 
 
+@dataclass(frozen=True)
+class CadvisorArgs:
+    settings: Settings
+    monitoring_network: pulumi.Input[str]
+
+
 class Cadvisor(pulumi.ComponentResource):
-    def __init__(
-        self,
-        name: str,
-        settings: Settings,
-        *,
-        monitoring_network: pulumi.Input[str],
-        opts: Optional[pulumi.ResourceOptions] = None,
-    ) -> None:
+    def __init__(self, name: str, args: CadvisorArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("monstack:index:Cadvisor", name, None, opts)
-        cadvisor = settings.cadvisor
+        settings = args.settings
         self.container = service_container(
             name,
             settings=settings,
-            service=CADVISOR_ALIAS,
-            image=cadvisor.image,
-            memory_mb=cadvisor.memory_mb,
+            service=cadvisor.SERVICE.name,
+            image=settings.cadvisor.image,
+            memory_mb=settings.cadvisor.memory_mb,
             parent=self,
-            command=list(CADVISOR_FLAGS),
+            command=list(cadvisor.flags(settings.prometheus.scrape_interval)),
             mounts=[
                 docker.ContainerMountArgs(type="bind", source=source, target=target, read_only=True)
                 for source, target in _CADVISOR_BINDS
             ],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=monitoring_network, aliases=[CADVISOR_ALIAS])],
-            healthcheck=healthcheck(f"http://127.0.0.1:{CADVISOR_PORT}/healthz", start_period="15s"),
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=args.monitoring_network, aliases=[cadvisor.SERVICE.alias])
+            ],
+            healthcheck=healthcheck(f"http://127.0.0.1:{cadvisor.PORT}/healthz", start_period="15s"),
             wait=True,
             wait_timeout=60,
         )
-        self.scrape_target = CADVISOR_TARGET
-        self.register_outputs({"scrape_target": self.scrape_target})
+        self.register_outputs({"container": self.container.name})

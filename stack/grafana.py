@@ -3,47 +3,49 @@
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 from typing import Mapping, Optional
 
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
+from catalogue import grafana as service
 
-from . import names
 from .containers import healthcheck, service_container
 from .render import (
     GRAFANA_DASHBOARD_PROVIDER_FILE,
     GRAFANA_DATASOURCE_FILE,
     render_grafana_dashboard_provider,
     render_grafana_datasources,
+    render_grafana_start_script,
     sha256,
     to_yaml,
 )
 from .settings import Settings
 from .volumes import kept_volume
 
-__all__ = ["Grafana", "ADMIN_PASSWORD_FILE"]
+__all__ = ["Grafana", "GrafanaArgs", "ADMIN_PASSWORD_FILE", "START_SCRIPT_FILE"]
 
-GRAFANA_PORT = 3000
 DATA_PATH = "/var/lib/grafana"
 ADMIN_PASSWORD_FILE = "/run/secrets/grafana-admin-password"
+START_SCRIPT_FILE = "/etc/grafana/monstack-start.sh"
+
+
+@dataclass(frozen=True)
+class GrafanaArgs:
+    settings: Settings
+    dashboards: Mapping[str, str]  # file name -> dashboard JSON text
+    admin_password: Optional[pulumi.Output[str]]  # None: generate one
+    monitoring_network: pulumi.Input[str]
 
 
 class Grafana(pulumi.ComponentResource):
     url: pulumi.Output[str]
     admin_password: pulumi.Output[str]
 
-    def __init__(
-        self,
-        name: str,
-        settings: Settings,
-        *,
-        dashboards: Mapping[str, str],
-        admin_password: Optional[pulumi.Output[str]],
-        monitoring_network: pulumi.Input[str],
-        opts: Optional[pulumi.ResourceOptions] = None,
-    ) -> None:
+    def __init__(self, name: str, args: GrafanaArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("monstack:index:Grafana", name, None, opts)
+        settings, dashboards, admin_password = args.settings, args.dashboards, args.admin_password
         graf = settings.grafana
         if admin_password is None:
             generated = random.RandomPassword(
@@ -58,11 +60,12 @@ class Grafana(pulumi.ComponentResource):
         files = {
             GRAFANA_DATASOURCE_FILE: to_yaml(render_grafana_datasources(settings)),
             GRAFANA_DASHBOARD_PROVIDER_FILE: to_yaml(render_grafana_dashboard_provider(settings)),
+            START_SCRIPT_FILE: render_grafana_start_script(ADMIN_PASSWORD_FILE),
         }
         for filename, text in sorted(dashboards.items()):
             if posixpath.basename(filename) != filename or not filename.endswith(".json"):
                 raise ValueError(f"dashboard file name {filename!r} must be a plain '*.json' name")
-            files[posixpath.join(names.GRAFANA_DASHBOARDS_DIR, filename)] = text
+            files[posixpath.join(service.DASHBOARDS_DIR, filename)] = text
         uploads = [docker.ContainerUploadArgs(file=path, content=text) for path, text in sorted(files.items())]
         # The password reaches Grafana as a file, not an environment variable, so it is not
         # shown by `docker inspect`; Pulumi keeps the upload's content as a secret.
@@ -72,11 +75,13 @@ class Grafana(pulumi.ComponentResource):
         self.container = service_container(
             name,
             settings=settings,
-            service="grafana",
+            service=service.SERVICE.name,
             image=graf.image,
             memory_mb=graf.memory_mb,
             parent=self,
             config_hash=sha256(*(f"{path}\n{text}" for path, text in sorted(files.items()))),
+            # The admin password is applied at every start, not only when the database is created.
+            entrypoints=["/bin/sh", START_SCRIPT_FILE],
             envs=[
                 f"GF_SECURITY_ADMIN_USER={graf.admin_user}",
                 f"GF_SECURITY_ADMIN_PASSWORD__FILE={ADMIN_PASSWORD_FILE}",
@@ -92,9 +97,9 @@ class Grafana(pulumi.ComponentResource):
             ],
             uploads=uploads,
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_PATH)],
-            ports=[docker.ContainerPortArgs(internal=GRAFANA_PORT, external=graf.port, ip=settings.bind_address)],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=monitoring_network, aliases=["grafana"])],
-            healthcheck=healthcheck(f"http://127.0.0.1:{GRAFANA_PORT}/api/health", start_period="60s"),
+            ports=[docker.ContainerPortArgs(internal=service.PORT, external=graf.port, ip=settings.bind_address)],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.monitoring_network, aliases=[service.SERVICE.alias])],
+            healthcheck=healthcheck(f"http://127.0.0.1:{service.PORT}/api/health", start_period="60s"),
             wait=True,
             wait_timeout=180,
         )

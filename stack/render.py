@@ -7,12 +7,14 @@ content (and its hash label) changes only when the settings it depends on change
 from __future__ import annotations
 
 import hashlib
+from typing import Iterable
 
 import yaml
 
-from . import names
+import catalogue
+from catalogue import grafana, prometheus
+
 from .remote_write import render_remote_write
-from .scrape import PROMETHEUS_ALIAS, PROMETHEUS_PORT, scrape_jobs
 from .settings import Settings, parse_duration_seconds
 
 __all__ = [
@@ -21,7 +23,10 @@ __all__ = [
     "PROMETHEUS_CONFIG_FILE",
     "PROMETHEUS_RULES_FILE",
     "PROMETHEUS_RULES_NAME",
+    "GRAFANA_IMAGE_ENTRYPOINT",
     "render_grafana_dashboard_provider",
+    "render_grafana_start_script",
+    "render_alert_rules",
     "render_grafana_datasources",
     "render_prometheus_config",
     "sha256",
@@ -39,7 +44,8 @@ GRAFANA_DASHBOARD_PROVIDER_FILE = "/etc/grafana/provisioning/dashboards/monstack
 _DEFAULT_SCRAPE_TIMEOUT_SECONDS = 10
 
 
-def render_prometheus_config(settings: Settings) -> dict:
+def render_prometheus_config(settings: Settings, services: Iterable[catalogue.Service] = catalogue.SERVICES) -> dict:
+    """prometheus.yml: global settings, the rule file, one scrape job per enabled service that has one."""
     interval = settings.prometheus.scrape_interval
     timeout = settings.prometheus.scrape_timeout or (
         interval
@@ -53,10 +59,7 @@ def render_prometheus_config(settings: Settings) -> dict:
             "scrape_timeout": timeout,
             "external_labels": {"monstack": settings.name, **settings.external_labels},
         },
-        "scrape_configs": [
-            {"job_name": job.job_name, "static_configs": [{"targets": list(job.targets)}]}
-            for job in scrape_jobs(settings)
-        ],
+        "scrape_configs": [_scrape_config(job, interval) for job in catalogue.scrape_jobs(settings, services)],
     }
     if not agent:
         # An agent evaluates no rules (Prometheus refuses rule_files in agent mode).
@@ -67,6 +70,31 @@ def render_prometheus_config(settings: Settings) -> dict:
     return document
 
 
+def _scrape_config(job: catalogue.ScrapeJob, refresh_interval: str) -> dict:
+    """One job: its fixed targets, and one DNS lookup (A records, every refresh) per port of its discovered names."""
+    config: dict = {"job_name": job.job_name}
+    if job.targets:
+        config["static_configs"] = [{"targets": list(job.targets)}]
+    ports = sorted({port for _, port in job.discovered})
+    if ports:
+        config["dns_sd_configs"] = [
+            {
+                "names": [name for name, p in job.discovered if p == port],
+                "type": "A",
+                "port": port,
+                # A replica started or stopped shows up by the next scrape.
+                "refresh_interval": refresh_interval,
+            }
+            for port in ports
+        ]
+    return config
+
+
+def render_alert_rules(settings: Settings, services: Iterable[catalogue.Service] = catalogue.SERVICES) -> dict:
+    """The alert rules of the services these settings switch on."""
+    return catalogue.render_alert_rules(settings, services)
+
+
 def render_grafana_datasources(settings: Settings) -> dict:
     return {
         "apiVersion": 1,
@@ -74,9 +102,9 @@ def render_grafana_datasources(settings: Settings) -> dict:
             {
                 "name": "Prometheus",
                 "type": "prometheus",
-                "uid": names.PROMETHEUS_DATASOURCE_UID,
+                "uid": grafana.PROMETHEUS_DATASOURCE_UID,
                 "access": "proxy",
-                "url": f"http://{PROMETHEUS_ALIAS}:{PROMETHEUS_PORT}",
+                "url": f"http://{prometheus.SERVICE.alias}:{prometheus.PORT}",
                 "isDefault": True,
                 "editable": False,
                 # Lets $__rate_interval cover at least four scrapes.
@@ -98,10 +126,39 @@ def render_grafana_dashboard_provider(settings: Settings) -> dict:
                 "disableDeletion": True,
                 "allowUiUpdates": False,
                 "updateIntervalSeconds": 60,
-                "options": {"path": names.GRAFANA_DASHBOARDS_DIR, "foldersFromFilesStructure": False},
+                "options": {"path": grafana.DASHBOARDS_DIR, "foldersFromFilesStructure": False},
             }
         ],
     }
+
+
+# The Grafana image's own entrypoint (grafana/grafana packaging/docker/run.sh).
+GRAFANA_IMAGE_ENTRYPOINT = "/run.sh"
+
+
+def render_grafana_start_script(password_file: str) -> str:
+    """Grafana's entrypoint: apply the admin password from its secret file, then start as the image does.
+
+    Grafana sets GF_SECURITY_ADMIN_PASSWORD only when it creates its database, so on a kept
+    volume (destroy + up, a changed secret) the password in the stack's output would not log in.
+    At every start with an existing database this resets the admin password to the file's
+    content (`grafana cli admin reset-admin-password --password-from-stdin`, Grafana's own
+    command; the password never appears in a command line or the environment). The first start
+    creates the admin with the same file (GF_SECURITY_ADMIN_PASSWORD__FILE).
+    """
+    return f"""#!/bin/sh
+# monstack: apply the admin password at every start, then run Grafana's own entrypoint.
+set -eu
+if [ -s "${{GF_PATHS_DATA}}/grafana.db" ]; then
+    if grafana cli --homepath "${{GF_PATHS_HOME}}" --config "${{GF_PATHS_CONFIG}}" \
+        admin reset-admin-password --password-from-stdin <"{password_file}" >/dev/null 2>&1; then
+        echo "monstack: admin password applied from {password_file}" >&2
+    else
+        echo "monstack: could not apply the admin password from {password_file} (admin user missing?)" >&2
+    fi
+fi
+exec {GRAFANA_IMAGE_ENTRYPOINT} "$@"
+"""
 
 
 def to_yaml(document: dict) -> str:

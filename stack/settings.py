@@ -190,7 +190,7 @@ class NodeExporterSettings(_Model):
 
 class CadvisorSettings(_Model):
     enabled: bool = True
-    image: Image = "gcr.io/cadvisor/cadvisor:v0.52.1"
+    image: Image = "ghcr.io/google/cadvisor:v0.60.5"
     memory_mb: MemoryMb = 256
 
 

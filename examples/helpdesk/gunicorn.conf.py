@@ -7,7 +7,8 @@
 The variable must be in the environment before Python starts (prometheus_client
 reads it at import).  `on_starting` refuses to start without a usable directory and
 empties it (values from a previous run would be added to this one); `child_exit`
-does prometheus_client's bookkeeping for a dead worker.
+folds a dead worker's values into one archive per type, so recycled workers
+(``--max-requests``) do not pile up files that every scrape must read.
 """
 
 import os

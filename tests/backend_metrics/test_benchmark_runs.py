@@ -37,3 +37,23 @@ def test_the_instruction_count_reads_cachegrinds_summary():
         "D1 misses": 8_150_186,
         "branch mispredicts": 9_114_284,
     }
+
+
+def test_the_render_benchmark_runs_at_its_smallest_size(capsys):
+    """One size, one gunicorn worker, nothing timed: the script (and its gunicorn app) cannot rot."""
+    from benchmarks import bench_render
+
+    process_rows, gunicorn_rows = bench_render.main(["--sizes", "100", "--workers", "1", "--repeat", "1"])
+    assert [size for size, _ in process_rows] == [100]
+    assert [(size, workers) for size, workers, *_ in gunicorn_rows] == [(100, 1)]
+    out = capsys.readouterr().out
+    assert "| 100 | 1 |" in out and "prometheus_client" in out
+
+
+def test_the_recycling_benchmark_runs_at_its_smallest_size(capsys):
+    from benchmarks import bench_recycling
+
+    rows = bench_recycling.main(["--dead", "0,3", "--live", "1", "--routes", "2", "--repeat", "1", "--per-worker-sample", "2"])
+    by_dead = {dead: (files_before, files_after, same) for dead, files_before, _, files_after, _, _, same in rows}
+    assert by_dead == {0: (2, 2, True), 3: (8, 4, True)}  # folded: the live worker's two files and two archives
+    assert "| 3 |" in capsys.readouterr().out

@@ -216,3 +216,31 @@ def test_track_routes_is_idempotent():
     track_routes(app)
     track_routes(app)
     assert sum(1 for f in app.teardown_request_funcs[None] if f.__name__ == "leave_rule") == 1
+
+
+def test_send_file_hands_the_servers_file_wrapper_through(registry, tmp_path):
+    """gunicorn (like other servers) uses sendfile only when the body is its own wsgi.file_wrapper object."""
+    from flask import send_file
+    from gunicorn.http.wsgi import FileWrapper
+    from werkzeug.test import EnvironBuilder
+
+    payload = tmp_path / "report.csv"
+    payload.write_bytes(b"a,b\n" * 1000)
+    app = flask_app()
+
+    @app.get("/reports/<name>")
+    def report(name):
+        return send_file(payload, mimetype="text/csv")
+
+    wrapped = instrument(app, registry=registry)
+    environ = EnvironBuilder(path="/reports/q1").get_environ()
+    environ["wsgi.file_wrapper"] = FileWrapper
+    statuses = []
+    body = wrapped(environ, lambda status, headers, exc_info=None: statuses.append(status))
+    assert isinstance(body, FileWrapper)
+    assert requests_by(registry) == {}  # recorded when the server closes it, after sending
+    assert b"".join(body) == payload.read_bytes()
+    body.close()
+    body.close()
+    assert statuses == ["200 OK"]
+    assert requests_by(registry) == {("GET", "/reports/<name>", "200"): 1.0}

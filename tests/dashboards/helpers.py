@@ -10,14 +10,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import promql_parser
 from prometheus_client.parser import text_string_to_metric_families
 
 import dashboards
 from dashboards.adapter import iter_panels
-from dashboards.promql_refs import References, parse_label_values_query, parse_references
+from tests.support.promql_refs import (
+    Grouping,
+    References,
+    parse_grafana_expr,
+    parse_label_values_query,
+    parse_references,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-CADVISOR_FIXTURE = FIXTURES / "cadvisor-v0.52.1.prom"
+CADVISOR_FIXTURE = FIXTURES / "cadvisor-v0.60.5.prom"
 MONGODB_EXPORTER_FIXTURE = FIXTURES / "mongodb_exporter-0.47.1.prom"
 
 # Labels Prometheus attaches to every scraped series; they are not in an exporter's output.
@@ -35,7 +42,7 @@ class PanelQuery:
 
 def dashboard_sources() -> dict[str, str]:
     """file name -> SOURCE of the module that builds it."""
-    return {module.FILENAME: module.SOURCE for module in dashboards.dashboard_modules()}
+    return dashboards.dashboard_sources()
 
 
 def panel_queries(documents: dict[str, dict[str, Any]] | None = None) -> list[PanelQuery]:
@@ -135,8 +142,6 @@ def dashboard_references(doc: dict[str, Any]) -> Iterator[tuple[str, References]
     for name, query in variable_queries(doc):
         refs, label = parse_label_values_query(query)
         metrics = frozenset(refs.metrics)
-        from dashboards.promql_refs import Grouping
-
         refs.groupings.append(Grouping("label_values", (label,), metrics))
         yield f"{doc['title']} / variable ${name}", refs
 
@@ -177,24 +182,20 @@ _RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
 
 def range_functions_without_rate_interval(expr: str) -> list[str]:
     """rate/irate/increase calls in `expr` whose range is not ``[$__rate_interval]``."""
-    from dashboards.promql_refs import _tokenize
-
-    tokens = _tokenize(expr)
+    parsed = parse_grafana_expr(expr)
     bad = []
-    for i, tok in enumerate(tokens):
-        if tok.kind == "ident" and tok.text in _RATE_FUNCTIONS and tokens[i + 1].text == "(":
-            depth, j, found = 0, i + 1, None
-            while j < len(tokens):
-                t = tokens[j]
-                if t.text in ("(", "{"):
-                    depth += 1
-                elif t.text in (")", "}"):
-                    depth -= 1
-                    if depth == 0:
-                        break
-                elif t.text == "[" and depth == 1:
-                    found = tokens[j + 1].text if tokens[j + 2].text == "]" else "<subquery or complex range>"
-                j += 1
-            if found != "$__rate_interval":
-                bad.append(f"{tok.text}(...[{found}])")
+
+    def visit(node: promql_parser.Expr) -> None:
+        if not (isinstance(node, promql_parser.Call) and node.func.name in _RATE_FUNCTIONS):
+            return
+        arg = node.args[0]
+        if isinstance(arg, promql_parser.MatrixSelector):
+            found = parsed.duration(arg.range)
+        else:  # a subquery: its own range and step
+            step = parsed.duration(arg.step) if arg.step is not None else ""
+            found = f"{parsed.duration(arg.range)}:{step}"
+        if found != "$__rate_interval":
+            bad.append(f"{node.func.name}(...[{found}])")
+
+    promql_parser.walk(parsed.tree, visit)
     return bad

@@ -11,7 +11,8 @@ import pytest
 
 import dashboards
 from dashboards.adapter import iter_panels
-from stack.names import JOB_CADVISOR, JOB_MONGODB_EXPORTER
+from catalogue.cadvisor import JOB as JOB_CADVISOR
+from catalogue.mongodb_exporter import JOB as JOB_MONGODB_EXPORTER
 from tests.dashboards.helpers import (
     CADVISOR_FIXTURE,
     MONGODB_EXPORTER_FIXTURE,

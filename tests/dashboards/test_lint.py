@@ -11,7 +11,7 @@ import yaml
 
 import dashboards
 from dashboards.adapter import DEPRECATED_PANEL_TYPES, MAX_UID_LENGTH, SCHEMA_VERSION, iter_panels
-from stack.names import PROMETHEUS_DATASOURCE_UID
+from catalogue.grafana import PROMETHEUS_DATASOURCE_UID
 from tests.dashboards.helpers import panel_queries, range_functions_without_rate_interval, substitute, substitutions, variable_queries
 from tests.support.tools import require_binary
 

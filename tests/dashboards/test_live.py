@@ -10,7 +10,8 @@ import pytest
 
 import dashboards
 from examples.helpdesk.app import EXCLUDED_ROUTES, ROUTES
-from stack.names import JOB_BACKEND, JOB_NODE_EXPORTER
+from catalogue.backend import JOB as JOB_BACKEND
+from catalogue.node_exporter import JOB as JOB_NODE_EXPORTER
 from tests.dashboards.helpers import (
     contract_problems,
     dashboard_references,
@@ -21,6 +22,7 @@ from tests.dashboards.helpers import (
 )
 from tests.dashboards.traffic import BackgroundTraffic
 from tests.support.live import http_get, run_node_exporter, run_prometheus, serve_app
+from tests.support.promql_refs import split_label_values_query
 
 # Prometheus scrapes every second here, so 15s holds many samples, like $__rate_interval in Grafana.
 RATE_INTERVAL = "15s"
@@ -105,11 +107,8 @@ def test_every_host_panel_query_returns_data(stack):
 
 
 def _variable_values(prometheus, doc, name):
-    query = dict(variable_queries(doc))[name]
-    from dashboards.promql_refs import parse_label_values_query
-
-    _, label = parse_label_values_query(query)
-    selector = substitute(query[len("label_values("):query.rindex(",")], substitutions(doc, RATE_INTERVAL))
+    selector, label = split_label_values_query(dict(variable_queries(doc))[name])
+    selector = substitute(selector, substitutions(doc, RATE_INTERVAL))
     return {sample["metric"].get(label) for sample in prometheus.query(f"count by ({label}) ({selector})")}
 
 

@@ -46,7 +46,7 @@ MONGODB_URI = "mongodb://mongodb.invalid:27017/?connectTimeoutMS=2000"
 SECRETS = {"mongodbUri": MONGODB_URI}
 NOT_RUN_HERE = {
     "grafana": "Grafana (grafana/grafana:12.1.1): Debian packages no Grafana, no registry is reachable",
-    "cadvisor": "cAdvisor (gcr.io/cadvisor/cadvisor:v0.52.1): Debian packages no cAdvisor, no registry is reachable",
+    "cadvisor": "cAdvisor (ghcr.io/google/cadvisor:v0.60.5): Debian packages no cAdvisor, no registry is reachable",
 }
 
 REPORT: dict[str, Any] = {}

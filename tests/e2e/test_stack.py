@@ -8,10 +8,10 @@ import time
 import pytest
 
 from backend_metrics.names import HTTP_REQUESTS_TOTAL
-from dashboards.metrics import mongodb_exporter_v0_47 as mongodb
-from dashboards.metrics import node_exporter_v1_9 as node
-from stack import names
-from stack.alerts import alert_rules
+from catalogue import mongodb_exporter as mongodb
+from catalogue import node_exporter as node
+import catalogue
+from catalogue import alert_rules
 from stack.config import settings_from_mapping
 
 from . import harness
@@ -59,7 +59,7 @@ def _listening(port: int) -> set[str]:
 def test_every_target_is_up_by_its_second_scrape_and_the_time_to_up_is_printed(stack):
     settings = _settings(stack.config)
     current = targets(stack.url)
-    expected_jobs = {names.JOB_PROMETHEUS, names.JOB_BACKEND, names.JOB_MONGODB_EXPORTER, names.JOB_NODE_EXPORTER}
+    expected_jobs = {catalogue.prometheus.JOB, catalogue.backend.JOB, catalogue.mongodb_exporter.JOB, catalogue.node_exporter.JOB}
     assert {t["labels"]["job"] for t in current} == expected_jobs
     assert all(t["health"] == "up" for t in current), [(t["scrapeUrl"], t["lastError"]) for t in current]
     # Prometheus' own record of every scrape since the deploy: each target's first successful
@@ -79,8 +79,8 @@ def test_prometheus_ingests_samples_from_the_backend_and_node_exporter(stack, en
     for _ in range(3):  # requests the backend counts, sent from inside the app's network
         docker_exec(prometheus, "wget", "-q", "-O", "/dev/null", f"http://{BACKEND}:8000/tickets")
     wanted = {
-        names.JOB_BACKEND: f'{HTTP_REQUESTS_TOTAL}{{job="{names.JOB_BACKEND}",route="/tickets"}}',
-        names.JOB_NODE_EXPORTER: f'{node.CPU_SECONDS_TOTAL}{{job="{names.JOB_NODE_EXPORTER}"}}',
+        catalogue.backend.JOB: f'{HTTP_REQUESTS_TOTAL}{{job="{catalogue.backend.JOB}",route="/tickets"}}',
+        catalogue.node_exporter.JOB: f'{node.CPU_SECONDS_TOTAL}{{job="{catalogue.node_exporter.JOB}"}}',
     }
     interval = _settings(stack.config).prometheus.scrape_interval
     deadline = time.monotonic() + 120
@@ -90,11 +90,11 @@ def test_prometheus_ingests_samples_from_the_backend_and_node_exporter(stack, en
         if all(found.values()):
             break
         time.sleep(1)
-    assert found[names.JOB_BACKEND], f"no {HTTP_REQUESTS_TOTAL} from the backend (scrape interval {interval})"
-    assert sum(float(r["value"][1]) for r in found[names.JOB_BACKEND]) >= 3
-    assert found[names.JOB_NODE_EXPORTER], f"no {node.CPU_SECONDS_TOTAL} from node exporter"
+    assert found[catalogue.backend.JOB], f"no {HTTP_REQUESTS_TOTAL} from the backend (scrape interval {interval})"
+    assert sum(float(r["value"][1]) for r in found[catalogue.backend.JOB]) >= 3
+    assert found[catalogue.node_exporter.JOB], f"no {node.CPU_SECONDS_TOTAL} from node exporter"
     # The MongoDB exporter is up although its MongoDB does not exist: it says so in mongodb_up.
-    mongodb_up = prometheus_api(stack.url, "query", query=f'{mongodb.UP}{{job="{names.JOB_MONGODB_EXPORTER}"}}')["result"]
+    mongodb_up = prometheus_api(stack.url, "query", query=f'{mongodb.UP}{{job="{catalogue.mongodb_exporter.JOB}"}}')["result"]
     assert [r["value"][1] for r in mongodb_up] == ["0"]
 
 
@@ -178,7 +178,7 @@ def test_ci_stack_runs_without_grafana_and_cadvisor_because_no_image_can_be_buil
     settings = _settings(stack.config)
     assert not settings.grafana.enabled and not settings.cadvisor.enabled
     services = {info["Config"]["Labels"].get("monstack.service") for info in stack_containers(engine, stack.name).values()}
-    assert services == {names.JOB_PROMETHEUS, names.JOB_MONGODB_EXPORTER, names.JOB_NODE_EXPORTER}
+    assert services == {catalogue.prometheus.JOB, catalogue.mongodb_exporter.JOB, catalogue.node_exporter.JOB}
     for service, reason in NOT_RUN_HERE.items():
         REPORT[f"note:{service}"] = f"checked: {service} is off in the ci stack and absent from the engine"
         print(f"not deployed: {reason}")

@@ -1,26 +1,54 @@
 """Properties that hold for every valid configuration."""
 
+import json
+import os
 import subprocess
+import sys
 
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from stack.config import settings_from_mapping
-from stack.alerts import render_alert_rules
+from stack.render import render_alert_rules
 from stack.render import PROMETHEUS_RULES_NAME, render_prometheus_config, to_yaml
 from tests.property.strategies import stack_config
-from tests.support.pulumi_program import RecordingMocks, run_program
+from tests.support.pulumi_program import PROJECT_ROOT, RecordingMocks, run_program
+from tests.support.scrape import job_targets
 from tests.support.tools import require_binary
 
 MONGODB_URI = {"mongodbUri": "mongodb://mongo:27017"}
 PROGRAM_RUNS = hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@given(stack_config)
-@hsettings(max_examples=40, deadline=None)
-def test_prometheus_config_is_deterministic(config):
-    first = to_yaml(render_prometheus_config(settings_from_mapping(config)))
-    again = to_yaml(render_prometheus_config(settings_from_mapping(dict(reversed(list(config.items()))))))
-    assert first == again
+_RENDER_IN_A_FRESH_INTERPRETER = """
+import json, sys
+from stack.config import settings_from_mapping
+from stack.render import render_alert_rules, render_grafana_datasources, render_prometheus_config, to_yaml
+from dashboards import render_dashboards
+out = []
+for config in json.load(sys.stdin):
+    settings = settings_from_mapping(config)
+    out.append([to_yaml(render_prometheus_config(settings)), to_yaml(render_alert_rules(settings)),
+                to_yaml(render_grafana_datasources(settings))])
+out.append(sorted(render_dashboards().items()))
+json.dump(out, sys.stdout)
+"""
+
+
+def render_in_fresh_interpreter(configs, hash_seed: int):
+    """What the renderers write for these configs, in a new interpreter with this str-hash seed."""
+    result = subprocess.run(
+        [sys.executable, "-c", _RENDER_IN_A_FRESH_INTERPRETER],
+        input=json.dumps(configs), capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONHASHSEED": str(hash_seed)}, cwd=PROJECT_ROOT,
+    )
+    return json.loads(result.stdout)
+
+
+@given(st.lists(stack_config, min_size=4, max_size=4))
+@hsettings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_rendered_files_are_the_same_bytes_in_every_run(configs):
+    """Set and dict order varies with the hash seed between processes; the files must not."""
+    assert render_in_fresh_interpreter(configs, 1) == render_in_fresh_interpreter(configs, 2)
 
 
 @given(stack_config)
@@ -62,6 +90,6 @@ def test_every_scrape_target_is_a_declared_service_or_the_backend(config):
     for container in deployment.containers.values():
         for network in container.inputs.get("networksAdvanced", []):
             declared.update(network.get("aliases", []))
-    for job in render_prometheus_config(settings)["scrape_configs"]:
-        for target in job["static_configs"][0]["targets"]:
+    for targets in job_targets(render_prometheus_config(settings)).values():
+        for target in targets:
             assert target in settings.backend_targets or target.rsplit(":", 1)[0] in declared, target

@@ -14,7 +14,7 @@ import os
 
 import pytest
 
-from stack import names
+from catalogue import node_exporter as node_exporter_service, prometheus as prometheus_service
 from stack.config import settings_from_mapping
 from tests.support.live import free_port, http_get, run_node_exporter
 from tests.support.remote_write import measure_outage, run_receiver, run_stack_prometheus
@@ -47,7 +47,7 @@ def sender_settings(receiver_port: int, *, mode: str = "server", password_user: 
 def test_receiver_gets_series_with_external_labels_and_loses_nothing_across_an_outage(tmp_path):
     port = free_port()
     result = measure_outage(sender_settings(port), port=port, workdir=tmp_path, outage_s=OUTAGE_SECONDS,
-                            user=USER, password=PASSWORD, job=names.JOB_PROMETHEUS)
+                            user=USER, password=PASSWORD, job=prometheus_service.JOB)
     print(f"\nremote write across a {OUTAGE_SECONDS:.0f}s receiver outage: {result.gap} "
           f"({result.scraped_during_outage} samples scraped while the receiver was down)")
     assert result.receiver_labels | LABELS == result.receiver_labels, result.receiver_labels
@@ -62,7 +62,7 @@ def test_a_wrong_password_delivers_nothing(tmp_path):
     port = free_port()
     settings = sender_settings(port)
     with run_receiver(port, tmp_path / "receiver", users={USER: PASSWORD}) as receiver:
-        with run_stack_prometheus(settings, targets={names.JOB_PROMETHEUS: ["self"]}, credentials={"central": "wrong"}) as sender:
+        with run_stack_prometheus(settings, targets={prometheus_service.JOB: ["self"]}, credentials={"central": "wrong"}) as sender:
             sender.api.wait_for('prometheus_remote_storage_samples_failed_total > 0', timeout=30)
             assert receiver.query("count({__name__=~'.+'})") == []
 
@@ -73,16 +73,16 @@ def test_an_agent_delivers_its_hosts_series_to_the_central_prometheus(tmp_path):
     with run_receiver(port, tmp_path / "central", users={USER: PASSWORD}) as central, run_node_exporter() as node_exporter:
         with run_stack_prometheus(
             settings,
-            targets={names.JOB_PROMETHEUS: ["self"], names.JOB_NODE_EXPORTER: [node_exporter]},
+            targets={prometheus_service.JOB: ["self"], node_exporter_service.JOB: [node_exporter]},
             credentials={"central": PASSWORD},
         ) as agent:
             assert "--enable-feature=agent" in agent.argv  # 2.42 spells agent mode this way
             # An agent answers no queries: it really runs as an agent.
             status, _, _ = http_get(f"{agent.api.url}/api/v1/query?query=up")
             assert status != 200
-            result = central.wait_for(f'node_uname_info{{job="{names.JOB_NODE_EXPORTER}"}}', timeout=30)
+            result = central.wait_for(f'node_uname_info{{job="{node_exporter_service.JOB}"}}', timeout=30)
             assert result[0]["metric"] | LABELS == result[0]["metric"], result
             assert result[0]["metric"]["instance"] == node_exporter
-            central.wait_for(f'up{{job="{names.JOB_NODE_EXPORTER}", host="live-host"}} == 1', timeout=30)
-            filesystems = central.query(f'node_filesystem_size_bytes{{job="{names.JOB_NODE_EXPORTER}"}}')
+            central.wait_for(f'up{{job="{node_exporter_service.JOB}", host="live-host"}} == 1', timeout=30)
+            filesystems = central.query(f'node_filesystem_size_bytes{{job="{node_exporter_service.JOB}"}}')
             assert filesystems, "the host's filesystems reach the central Prometheus"

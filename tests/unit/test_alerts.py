@@ -6,14 +6,15 @@ import pytest
 import yaml
 
 from backend_metrics import names as backend
-from dashboards.metrics import mongodb_exporter_v0_47 as mongodb
-from stack import names
-from stack.alerts import alert_rules, render_alert_rules
+from catalogue import mongodb_exporter as mongodb
+import catalogue
+from catalogue import alert_rules
+from stack.render import render_alert_rules
 from stack.config import settings_from_mapping
 from stack.render import PROMETHEUS_RULES_NAME, render_prometheus_config, to_yaml
 from tests.support.tools import require_binary
 
-BACKEND = {"job": names.JOB_BACKEND, "instance": "backend:8000"}
+BACKEND = {"job": catalogue.backend.JOB, "instance": "backend:8000"}
 
 
 def series(metric, **labels):
@@ -72,7 +73,7 @@ def test_alerts_fire_on_the_series_they_watch(tmp_path):
                 # 80 logins a minute, 60 of them failing: 75%.
                 {"series": series(backend.AUTH_ATTEMPTS_TOTAL, **BACKEND, **failures), "values": "0+60x30"},
                 {"series": series(backend.AUTH_ATTEMPTS_TOTAL, **BACKEND, **successes), "values": "0+20x30"},
-                {"series": series(mongodb.UP, job=names.JOB_MONGODB_EXPORTER, instance="mongodb-exporter:9216"), "values": "0x5"},
+                {"series": series(mongodb.UP, job=catalogue.mongodb_exporter.JOB, instance="mongodb-exporter:9216"), "values": "0x5"},
             ],
             "alert_rule_test": [
                 alert("TargetDown", "1m", []),
@@ -98,7 +99,7 @@ def test_alerts_fire_on_the_series_they_watch(tmp_path):
                     },
                 }]),
                 alert("MongoDBDown", "3m", [{
-                    "exp_labels": {"severity": "critical", "job": names.JOB_MONGODB_EXPORTER, "instance": "mongodb-exporter:9216"},
+                    "exp_labels": {"severity": "critical", "job": catalogue.mongodb_exporter.JOB, "instance": "mongodb-exporter:9216"},
                     "exp_annotations": {
                         "summary": "The MongoDB exporter cannot reach MongoDB",
                         "description": f"{mongodb.UP} is 0 on mongodb-exporter:9216: MongoDB is down or the exporter's URI is wrong.",

@@ -2,6 +2,8 @@
 
 import pytest
 
+import catalogue
+
 from stack.config import ConfigError, settings_from_mapping
 from tests.support.pulumi_program import RecordingMocks, run_program
 from tests.unit.conftest import MONGODB_URI
@@ -111,4 +113,5 @@ def test_bad_config_fails_at_preview():
 
 def test_the_dev_stack_previews():
     deployment = run_program({}, secrets={"mongodbUri": MONGODB_URI}, mocks=RecordingMocks(), preview=True)
-    assert len(deployment.of_type("docker:index/container:Container")) == 5
+    deployed = {f"monstack-dev-{s.name}" for s in catalogue.SERVICES if s.deployed}
+    assert set(deployment.containers) == deployed

@@ -3,14 +3,16 @@
 import pytest
 import yaml
 
-from stack import names
+import catalogue
 from stack.grafana import ADMIN_PASSWORD_FILE
 from stack.render import PROMETHEUS_CONFIG_FILE
 from stack.settings import _pinned_image
 from tests.support.pulumi_program import PROJECT_ROOT
+from tests.support.scrape import job_targets
 from tests.unit.conftest import MONGODB_URI
 
-SERVICES = ("prometheus", "grafana", "mongodb-exporter", "node-exporter", "cadvisor")
+# Every service of the catalogue that the stack runs a container for (the backend is the app's own).
+SERVICES = tuple(service.name for service in catalogue.SERVICES if service.deployed)
 
 
 def dev_stack_config():
@@ -27,7 +29,7 @@ def env(container):
     return dict(item.split("=", 1) for item in container.inputs.get("envs", []))
 
 
-def test_dev_stack_declares_all_five_services(deploy):
+def test_dev_stack_declares_every_deployed_service_of_the_catalogue(deploy):
     deployment = deploy(dev_stack_config())
     assert sorted(deployment.containers) == sorted(f"monstack-dev-{s}" for s in SERVICES)
 
@@ -58,11 +60,7 @@ def test_ports_default_to_loopback(deploy):
 
 
 def scrape_targets(deployment):
-    config = yaml.safe_load(upload(deployment.containers["monstack-dev-prometheus"], PROMETHEUS_CONFIG_FILE))
-    return {
-        job["job_name"]: [t for sc in job["static_configs"] for t in sc["targets"]]
-        for job in config["scrape_configs"]
-    }
+    return job_targets(yaml.safe_load(upload(deployment.containers["monstack-dev-prometheus"], PROMETHEUS_CONFIG_FILE)))
 
 
 def reachable_names(deployment, prometheus):
@@ -83,15 +81,9 @@ def test_every_scraped_service_is_reachable_from_prometheus(deploy):
     prometheus = deployment.containers["monstack-dev-prometheus"]
     reachable = reachable_names(deployment, prometheus)
     targets = scrape_targets(deployment)
-    assert set(targets) == {
-        names.JOB_PROMETHEUS,
-        names.JOB_BACKEND,
-        names.JOB_MONGODB_EXPORTER,
-        names.JOB_NODE_EXPORTER,
-        names.JOB_CADVISOR,
-    }
+    assert set(targets) == {service.job for service in catalogue.SERVICES if service.scrape}
     for job, job_targets in targets.items():
-        if job == names.JOB_BACKEND:
+        if job == catalogue.backend.JOB:
             continue  # the app's own containers; Prometheus joins their network, checked below
         for target in job_targets:
             assert target.rsplit(":", 1)[0] in reachable, (job, target)
@@ -105,7 +97,7 @@ def test_node_exporter_is_reached_through_the_host_gateway_where_it_listens(depl
     prometheus = deployment.containers["monstack-dev-prometheus"]
     assert node.inputs["networkMode"] == "host" and node.inputs["pidMode"] == "host"
     assert "--web.listen-address=172.18.0.1:9101" in node.inputs["command"]
-    (target,) = scrape_targets(deployment)[names.JOB_NODE_EXPORTER]
+    (target,) = scrape_targets(deployment)[catalogue.node_exporter.JOB]
     host, port = target.rsplit(":", 1)
     assert port == "9101"
     assert {"host": host, "ip": "172.18.0.1"} in prometheus.inputs["hosts"]
@@ -196,10 +188,10 @@ def test_grafana_provisions_the_prometheus_datasource_by_uid(deploy):
     grafana = deploy().containers["monstack-dev-grafana"]
     datasources = yaml.safe_load(upload(grafana, "/etc/grafana/provisioning/datasources/monstack.yaml"))
     (source,) = datasources["datasources"]
-    assert source["uid"] == names.PROMETHEUS_DATASOURCE_UID
+    assert source["uid"] == catalogue.grafana.PROMETHEUS_DATASOURCE_UID
     assert source["url"] == "http://prometheus:9090"
     provider = yaml.safe_load(upload(grafana, "/etc/grafana/provisioning/dashboards/monstack.yaml"))
-    assert provider["providers"][0]["options"]["path"] == names.GRAFANA_DASHBOARDS_DIR
+    assert provider["providers"][0]["options"]["path"] == catalogue.grafana.DASHBOARDS_DIR
 
 
 def test_mongodb_uri_reaches_the_exporter_only_as_a_secret_env(deploy):
@@ -241,7 +233,9 @@ def test_switched_off_services_are_not_declared(deploy):
         secrets={},
     )
     assert list(deployment.containers) == ["monstack-dev-prometheus"]
-    assert list(scrape_targets(deployment)) == [names.JOB_PROMETHEUS, names.JOB_BACKEND]
+    always_on = [s.job for s in catalogue.SERVICES if s.scrape and s.settings_key is None]
+    assert always_on == [catalogue.prometheus.JOB, catalogue.backend.JOB]
+    assert list(scrape_targets(deployment)) == always_on
     assert "grafana_url" not in deployment.outputs
 
 
@@ -275,7 +269,7 @@ def test_grafana_receives_every_built_dashboard(deploy):
     built = render_dashboards()
     assert built
     for filename, text in built.items():
-        assert upload(grafana, f"{names.GRAFANA_DASHBOARDS_DIR}/{filename}") == text
+        assert upload(grafana, f"{catalogue.grafana.DASHBOARDS_DIR}/{filename}") == text
 
 
 def test_a_dashboard_change_replaces_grafana_but_not_its_volume(monkeypatch, deploy):
@@ -284,7 +278,7 @@ def test_a_dashboard_change_replaces_grafana_but_not_its_volume(monkeypatch, dep
     before = deploy()
     built = dashboards.render_dashboards()
     changed = {name: text.replace('"title"', '"title" ', 1) for name, text in built.items()}
-    monkeypatch.setattr(dashboards, "render_dashboards", lambda: changed)
+    monkeypatch.setattr(dashboards, "render_dashboards", lambda services=(): changed)
     after = deploy()
     grafana = "monstack-dev-grafana"
     assert before.containers[grafana].inputs["uploads"] != after.containers[grafana].inputs["uploads"]
@@ -296,10 +290,67 @@ def test_a_dashboard_change_replaces_grafana_but_not_its_volume(monkeypatch, dep
 
 
 def test_prometheus_receives_its_alert_rules(deploy):
-    from stack.alerts import render_alert_rules
+    from stack.render import render_alert_rules
     from stack.config import settings_from_mapping
     from stack.render import PROMETHEUS_RULES_FILE, to_yaml
 
     prometheus = deploy().containers["monstack-dev-prometheus"]
     expected = to_yaml(render_alert_rules(settings_from_mapping({}, default_name="monstack-dev")))
     assert upload(prometheus, PROMETHEUS_RULES_FILE) == expected
+
+
+def test_every_urn_of_an_existing_dev_stack_is_still_declared(deploy):
+    """An upgrade must not rename (= delete and re-create) anything a user's dev stack already has.
+
+    tests/fixtures/dev-stack-urns.txt lists the URNs the dev stack declared before the service
+    catalogue (issue 8); new services may add URNs, none may go.
+    """
+    before = set((PROJECT_ROOT / "tests" / "fixtures" / "dev-stack-urns.txt").read_text().split())
+    now = {resource.urn for resource in deploy(dev_stack_config()).resources}
+    assert before - now == set()
+
+
+def prometheus_config(deployment):
+    return yaml.safe_load(upload(deployment.containers["monstack-dev-prometheus"], PROMETHEUS_CONFIG_FILE))
+
+
+def test_every_backend_replica_is_discovered_by_dns(deploy):
+    """`backend:8000` is looked up (A records) at every refresh: each replica behind the alias is a target."""
+    config = prometheus_config(deploy({"backendTargets": ["backend:8000", "api:8000", "worker:9000"]}))
+    (backend,) = [job for job in config["scrape_configs"] if job["job_name"] == catalogue.backend.JOB]
+    assert "static_configs" not in backend
+    assert backend["dns_sd_configs"] == [
+        {"names": ["backend", "api"], "type": "A", "port": 8000, "refresh_interval": "15s"},
+        {"names": ["worker"], "type": "A", "port": 9000, "refresh_interval": "15s"},
+    ]
+
+
+def test_a_backend_given_by_address_is_scraped_as_written(deploy):
+    config = prometheus_config(deploy({"backendTargets": ["10.0.0.7:8000", "backend:8000"]}))
+    (backend,) = [job for job in config["scrape_configs"] if job["job_name"] == catalogue.backend.JOB]
+    assert backend["static_configs"] == [{"targets": ["10.0.0.7:8000"]}]
+    assert backend["dns_sd_configs"][0]["names"] == ["backend"]
+
+
+@pytest.mark.parametrize("interval", ["5s", "15s", "1m"])
+def test_cadvisor_samples_every_container_at_the_scrape_interval(deploy, interval):
+    """No dynamic housekeeping: an idle container still has a sample per scrape, so rate() finds two."""
+    command = deploy({"prometheus": {"scrapeInterval": interval}}).containers["monstack-dev-cadvisor"].inputs["command"]
+    assert f"--housekeeping_interval={interval}" in command
+    assert "--allow_dynamic_housekeeping=false" in command
+
+
+def test_cadvisor_reaches_containerd_for_the_containerd_image_store(deploy):
+    """cAdvisor >= 0.54 reads containers' root filesystems through containerd's socket (Docker 29+)."""
+    cadvisor = deploy().containers["monstack-dev-cadvisor"]
+    version = tuple(int(part) for part in catalogue.cadvisor.VERSION.split("."))
+    assert version >= (0, 54, 0)
+    run = next(m for m in cadvisor.inputs["mounts"] if m["target"] == "/var/run")
+    assert run["source"] == "/var/run" and run["readOnly"] is True
+    assert f"--containerd={catalogue.cadvisor.CONTAINERD_SOCKET}" in cadvisor.inputs["command"]
+    assert catalogue.cadvisor.CONTAINERD_SOCKET.startswith("/run/")  # inside /var/run (-> /run) as bound
+
+
+def test_the_default_cadvisor_image_is_the_catalogues_version(deploy):
+    images = {i.inputs["name"] for i in deploy().of_type("docker:index/remoteImage:RemoteImage")}
+    assert f"ghcr.io/google/cadvisor:v{catalogue.cadvisor.VERSION}" in images

@@ -1,4 +1,5 @@
-"""percona/mongodb_exporter 0.47.1 (the pinned image): the names the MongoDB dashboard reads.
+"""The MongoDB exporter (percona/mongodb_exporter 0.47.1, the pinned image): job, port, flags, the names
+the MongoDB dashboard and alerts read, and its alert rules.
 
 Source: percona/mongodb_exporter at tag v0.47.1: exporter/general_collector.go
 (``mongodb_up``), exporter/metrics.go (how serverStatus fields become
@@ -11,8 +12,23 @@ dashboards read the current names only, which exist with or without that flag.
 Most values are exported as untyped; ``rate()`` works on them all the same.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
+from .promql import eq, selector
+from .rules import AlertRule
+from .service import ScrapeJob, Service
+
 __all__ = [
+    "FLAGS",
+    "JOB",
+    "PORT",
+    "SERVICE",
     "VERSION",
+    "alert_rules",
+    "flags",
+    "scrape_job",
     "UP",
     "SS_UPTIME",
     "SS_CONNECTIONS",
@@ -36,6 +52,15 @@ __all__ = [
 ]
 
 VERSION = "0.47.1"
+JOB = "mongodb-exporter"
+PORT = 9216
+# The dashboards read metric names that depend on these flags.
+FLAGS = (
+    "--collect-all",
+    "--compatible-mode",
+    "--discovering-mode",
+    f"--web.listen-address=:{PORT}",
+)
 
 UP = "mongodb_up"  # gauge, const label cluster_role
 SS_UPTIME = "mongodb_ss_uptime"  # serverStatus.uptime, seconds
@@ -59,3 +84,31 @@ CONN_CURRENT = "current"
 CONN_ACTIVE = "active"
 CONN_AVAILABLE = "available"
 CONN_TOTAL_CREATED = "totalCreated"
+
+
+def flags(*, direct_connect: bool = True) -> tuple[str, ...]:
+    """The exporter's command line; `direct_connect=False` for replica sets, several hosts, mongodb+srv://."""
+    # percona/mongodb_exporter v0.47.1 main.go: `mongodb.direct-connect` is a kong flag, default true, negatable.
+    return FLAGS if direct_connect else (*FLAGS, "--no-mongodb.direct-connect")
+
+
+def scrape_job(settings: Any) -> ScrapeJob:
+    return ScrapeJob(JOB, (f"{JOB}:{PORT}",))
+
+
+def alert_rules() -> list[AlertRule]:
+    return [
+        AlertRule(
+            "MongoDBDown",
+            f"{selector(UP, eq('job', JOB))} == 0",
+            "2m",
+            "critical",
+            "The MongoDB exporter cannot reach MongoDB",
+            f"{UP} is 0 on {{{{ $labels.instance }}}}: MongoDB is down or the exporter's URI is wrong.",
+        )
+    ]
+
+
+SERVICE = Service(
+    JOB, settings_key="mongodb_exporter", port=PORT, scrape=scrape_job, alert_rules=alert_rules, dashboard="mongodb"
+)
