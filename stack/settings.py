@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from pydantic.alias_generators import to_camel
 
 from .prometheus_flags import agent_flag
+from .swarm.settings import SwarmSettings
 from .remote_write import CREDENTIALS_KEY, RemoteWriteEndpoint, validate_external_labels
 
 __all__ = [
@@ -210,6 +211,9 @@ class Settings(_Model):
     # Long-term storage / a central Prometheus (see stack.remote_write), and the labels that say
     # which environment and host a series comes from once it leaves this stack.
     remote_write: list[RemoteWriteEndpoint] = []
+    # `docker`: one engine (containers); `swarm`: Swarm services on every node (stack.swarm).
+    platform: Literal["docker", "swarm"] = "docker"
+    swarm: SwarmSettings = SwarmSettings()
     external_labels: Annotated[dict[str, str], AfterValidator(validate_external_labels)] = {}
 
     @model_validator(mode="after")
@@ -232,6 +236,11 @@ class Settings(_Model):
             if self.grafana.enabled:
                 raise ValueError("grafana.enabled must be false in agent mode (an agent answers no queries)")
             agent_flag(self.prometheus.image)  # the image's version decides the flag
+        if self.platform == "swarm" and self.swarm.publish and self.bind_address != "0.0.0.0":
+            raise ValueError(
+                "swarm.publish: Swarm publishes a port on every address of the node; "
+                "set bindAddress to 0.0.0.0 to say so, or leave swarm.publish false"
+            )
         if self.grafana.enabled and self.grafana.port == self.prometheus.port:
             raise ValueError("prometheus.port and grafana.port must differ (both publish on bindAddress)")
         return self
