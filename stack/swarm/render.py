@@ -97,6 +97,9 @@ def _escape(name: str) -> str:
 
 
 def swarm_scrape_configs(settings: Settings, networks: list[str], services: Iterable[catalogue.Service] = catalogue.SERVICES) -> list[dict]:
+    """`networks`: [the monitoring overlay, the app's network]. With Swarm service discovery a task
+    is one target per network it is on: the stack's services are kept on the monitoring network,
+    the app's on the app's network, so that each task is scraped once."""
     services = tuple(services)
     interval = settings.prometheus.scrape_interval
     configs = []
@@ -107,7 +110,9 @@ def swarm_scrape_configs(settings: Settings, networks: list[str], services: Iter
             continue
         discovered, static = _targets(settings, job, services)
         if settings.swarm.node_name_labels:
-            configs.append(_swarm_sd_job(job.job_name, discovered, static, interval, networks))
+            deployed = catalogue.by_name(job.job_name, services).deployed
+            job_networks = networks[:1] if deployed else networks[1:]
+            configs.append(_swarm_sd_job(job.job_name, discovered, static, interval, job_networks))
         else:
             configs.append(_dns_job(job.job_name, discovered, static, interval))
     return configs

@@ -116,7 +116,10 @@ def swarm_service(
             restart_policy=docker.ServiceTaskSpecRestartPolicyArgs(condition="any", delay="5s"),
             log_driver=docker.ServiceTaskSpecLogDriverArgs(name="json-file", options={"max-size": "10m", "max-file": "3"}),
         ),
-        endpoint_spec=docker.ServiceEndpointSpecArgs(ports=list(ports)) if ports else None,
+        # DNS round robin: the service name resolves to its tasks' addresses, no virtual IP. A VIP
+        # needs IPVS in the kernel (ip_vs), which not every host has; one replica or many,
+        # Prometheus and Grafana reach every task without it.
+        endpoint_spec=docker.ServiceEndpointSpecArgs(mode="dnsrr", ports=list(ports) or None),
         # A service holding a volume (Prometheus' TSDB lock) stops its old task before starting
         # the new one; stateless exporters start the new one first.
         update_config=docker.ServiceUpdateConfigArgs(parallelism=1, order="stop-first" if stop_first else "start-first"),

@@ -110,14 +110,15 @@ def service_spec(inputs: dict, harness_label: str) -> dict:
     if inputs.get("updateConfig"):
         uc = inputs["updateConfig"]
         spec["UpdateConfig"] = {"Parallelism": int(uc.get("parallelism", 1)), "Order": uc.get("order", "stop-first")}
-    ports = (inputs.get("endpointSpec") or {}).get("ports") or []
-    if ports:
+    endpoint = inputs.get("endpointSpec") or {}
+    if endpoint:
         spec["EndpointSpec"] = {
+            "Mode": endpoint.get("mode", "vip"),
             "Ports": [
                 {"TargetPort": int(p["targetPort"]), "PublishedPort": int(p.get("publishedPort", 0)),
                  "PublishMode": p.get("publishMode", "ingress"), "Protocol": p.get("protocol", "tcp")}
-                for p in ports
-            ]
+                for p in endpoint.get("ports") or []
+            ],
         }
     return spec
 

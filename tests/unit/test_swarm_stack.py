@@ -63,10 +63,10 @@ def test_stateful_services_run_once_on_the_data_node_with_their_volume(swarm, na
 
 def test_nothing_is_published_by_default_and_exporters_never(swarm):
     for name, service in services(swarm).items():
-        assert "endpointSpec" not in service.inputs, name
+        assert service.inputs["endpointSpec"] == {"mode": "dnsrr"}, name
     published = services(deploy({"swarm": {"publish": True}, "bindAddress": "0.0.0.0"}))
     for name in (node_exporter.JOB, cadvisor.JOB, mongodb_exporter.JOB):
-        assert "endpointSpec" not in published[name].inputs, name
+        assert "ports" not in published[name].inputs["endpointSpec"], name
     ports = published[prometheus.JOB].inputs["endpointSpec"]["ports"]
     assert ports == [{"targetPort": 9090, "publishedPort": 9090, "publishMode": "host"}]
 
