@@ -19,6 +19,12 @@ def _node_label(value: str) -> str:
     return value
 
 
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/") or ".." in value.split("/"):
+        raise ValueError(f"{value!r} is not an absolute path")
+    return value
+
+
 class SwarmSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
 
@@ -30,6 +36,8 @@ class SwarmSettings(BaseModel):
     # root on the whole swarm, so Prometheus then runs as root on a manager. false: DNS
     # (`tasks.<service>`), no socket; the node name is then in node_uname_info{nodename}.
     node_name_labels: bool = False
+    # The managers' Docker socket on the host (mounted into Prometheus with nodeNameLabels only).
+    docker_socket: Annotated[str, AfterValidator(_absolute_path)] = "/var/run/docker.sock"
     # Publish Prometheus' and Grafana's ports on the data node. Swarm cannot bind one address:
     # a published port listens on every address of the node (bindAddress must say 0.0.0.0).
     publish: bool = False

@@ -165,9 +165,11 @@ class SwarmMonitoringStack(pulumi.ComponentResource):
         extra = {}
         if settings.swarm.node_name_labels:
             # Swarm service discovery reads the Swarm API: a manager's socket, as root (see README).
-            mounts.append(_bind(DOCKER_SOCKET, DOCKER_SOCKET))
+            mounts.append(_bind(settings.swarm.docker_socket, DOCKER_SOCKET))
             constraints.append("node.role==manager")
             extra["user"] = "root"
+            # root without capabilities may not write the TSDB directory (owned by nobody).
+            extra["cap_adds"] = ["DAC_OVERRIDE"]
         ports = []
         if settings.swarm.publish:
             ports = [docker.ServiceEndpointSpecPortArgs(target_port=prometheus_service.PORT, published_port=prom.port, publish_mode="host")]

@@ -15,6 +15,7 @@ host mode on a free port (swarm.publish, bindAddress 0.0.0.0).
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -40,6 +41,11 @@ PROBE_OVERLAY = "monstack-e2e-overlay"
 PROBE_SERVICE = "monstack-e2e-node-exporter"
 
 
+def _engine_socket() -> str:
+    host = os.environ.get("DOCKER_HOST", "")
+    return host[len("unix://"):] if host.startswith("unix://") else "/var/run/docker.sock"
+
+
 def swarm_config(port: int) -> dict:
     return {
         "monstack:name": NAME,
@@ -47,7 +53,8 @@ def swarm_config(port: int) -> dict:
         "monstack:bindAddress": "0.0.0.0",
         "monstack:appNetwork": APP_NETWORK,
         "monstack:backendTargets": [f"{BACKEND}:8000"],
-        "monstack:swarm": {"nodeNameLabels": True, "publish": True},
+        # The manager's socket: the test engine's (DOCKER_HOST when it names a unix socket).
+        "monstack:swarm": {"nodeNameLabels": True, "publish": True, "dockerSocket": _engine_socket()},
         "monstack:prometheus": {"image": PROMETHEUS_IMAGE, "port": port, "scrapeInterval": "2s",
                                 "retentionTime": "1d", "retentionSize": "512MB", "memoryMb": 256},
         "monstack:grafana": {"enabled": False},
