@@ -80,8 +80,12 @@ def _swarm_sd_job(job_name: str, discovered: list[tuple[str, int]], static: list
             {"host": f"unix://{DOCKER_SOCKET}", "role": "tasks", "port": ports[0], "refresh_interval": interval}
         ]
         config["relabel_configs"] = [
-            # Only running tasks of these services, on the networks Prometheus shares with them.
-            {"source_labels": ["__meta_dockerswarm_task_desired_state"], "regex": "running", "action": "keep"},
+            # Tasks meant to run, and the tasks of a node that is down: Swarm marks those for
+            # shutdown at once, and without this rule a lost node's targets would vanish instead
+            # of going down (TargetDown would never fire for it). Tasks of other services and on
+            # other networks are dropped.
+            {"source_labels": ["__meta_dockerswarm_task_desired_state", "__meta_dockerswarm_node_status"],
+             "regex": "running;.*|.*;down", "action": "keep"},
             {"source_labels": ["__meta_dockerswarm_service_name"], "regex": "|".join(_escape(n) for n in names), "action": "keep"},
             {"source_labels": ["__meta_dockerswarm_network_name"], "regex": "|".join(_escape(n) for n in networks), "action": "keep"},
             # The port the service listens on (a task with no published port has the configured one).
