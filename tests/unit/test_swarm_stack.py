@@ -132,6 +132,7 @@ def test_node_name_labels_mount_the_socket_on_a_manager_as_root():
     assert {"source": "/var/run/docker.sock", "target": "/var/run/docker.sock", "type": "bind", "readOnly": True} in spec["containerSpec"]["mounts"]
     assert "node.role==manager" in spec["placement"]["constraints"]
     assert spec["containerSpec"]["user"] == "root"
+    assert spec["containerSpec"]["capAdds"] == ["DAC_OVERRIDE"] and spec["containerSpec"]["capDrops"] == ["ALL"]
 
 
 def test_the_overlay_network_is_attachable_and_the_apps_network_joined(swarm):
