@@ -37,6 +37,10 @@ BACKEND = "backend"
 REPLICAS = 3
 REQUESTS = 30
 NAME = "monstack-sw"
+# Remote write to an endpoint that does not exist: enough to deliver its credential as a Swarm
+# secret file (Prometheus just retries).
+RW_PASSWORD = "swarm-e2e-rw-pw-4b1f"
+SECRETS = {"remoteWriteCredentials": {"central": RW_PASSWORD}}
 PROBE_OVERLAY = "monstack-e2e-overlay"
 PROBE_SERVICE = "monstack-e2e-node-exporter"
 
@@ -61,6 +65,9 @@ def swarm_config(port: int) -> dict:
         "monstack:mongodbExporter": {"enabled": False},
         "monstack:cadvisor": {"enabled": False},
         "monstack:nodeExporter": {"image": NODE_EXPORTER_IMAGE, "port": 9100, "memoryMb": 64},
+        "monstack:externalLabels": {"environment": "e2e", "host": "swarm"},
+        "monstack:remoteWrite": [{"name": "central", "url": "http://central.invalid:9090/api/v1/write",
+                                  "auth": {"type": "basic", "username": "swarm"}}],
     }
 
 
@@ -102,7 +109,7 @@ def deployed(swarm, tmp_path_factory):
     port = free_port("127.0.0.1")
     config = swarm_config(port)
     started = time.monotonic()
-    result = harness.deploy(config, secrets={}, state_dir=state_dir)
+    result = harness.deploy(config, secrets=SECRETS, state_dir=state_dir)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, timeout=180)
@@ -226,7 +233,7 @@ def test_every_backend_replica_is_scraped_and_every_request_counted(deployed):
 
 
 def test_an_unchanged_redeploy_changes_nothing(deployed):
-    result = harness.deploy(deployed["config"], secrets={}, state_dir=deployed["state_dir"])
+    result = harness.deploy(deployed["config"], secrets=SECRETS, state_dir=deployed["state_dir"])
     assert result.changed == [], result.changed
 
 
@@ -243,7 +250,7 @@ def test_data_survives_a_service_update_and_a_redeploy(deployed):
     # A changed setting re-deploys Prometheus (new config, rolled service); the TSDB stays.
     config = swarm_config(deployed["config"]["monstack:prometheus"]["port"])
     config["monstack:prometheus"] = {**config["monstack:prometheus"], "scrapeInterval": "3s"}
-    result = harness.deploy(config, secrets={}, state_dir=deployed["state_dir"])
+    result = harness.deploy(config, secrets=SECRETS, state_dir=deployed["state_dir"])
     assert {a["name"] for a in result.changed} >= {"monstack-prometheus", "monstack-prometheus-config"}, result.changed
     time.sleep(5)
     wait_ready(url, timeout=180)
@@ -272,3 +279,13 @@ def test_stopping_the_worker_takes_its_targets_down_and_targetdown_fires(deploye
         lambda: any(t["labels"].get("node") == worker and t["health"] == "up" for t in up_targets(url, catalogue.node_exporter.JOB)),
         timeout=180,
     )
+
+
+def test_the_remote_write_credential_is_a_swarm_secret_file(deployed):
+    task = docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={NAME}-prometheus").split()
+    assert len(task) == 1, task
+    assert docker("exec", task[0], "cat", "/etc/prometheus/secrets/remote-write-central") == RW_PASSWORD
+    assert RW_PASSWORD not in docker("service", "inspect", f"{NAME}-prometheus")
+    assert RW_PASSWORD not in docker("inspect", task[0])
+    names = docker("secret", "ls", "--format", "{{.Name}}").split()
+    assert [n for n in names if n.startswith(f"{NAME}-prometheus-remote-write-central-")], names
