@@ -9,7 +9,11 @@ from stack.monstack import MonitoringStack
 
 settings, secrets = config.load()
 services = catalogue.enabled_services(settings)
-monitoring = MonitoringStack("monstack", settings, secrets, dashboards=render_dashboards(services))
+if settings.platform == "swarm":
+    from stack.swarm.stack import SwarmMonitoringStack as Stack
+else:
+    Stack = MonitoringStack
+monitoring = Stack("monstack", settings, secrets, dashboards=render_dashboards(services))
 
 pulumi.export("prometheus_url", monitoring.prometheus_url)
 pulumi.export("network_name", monitoring.network_name)

@@ -31,7 +31,8 @@ NODE_EXPORTER_TAG=monstack-local/node-exporter:1.5.0
 MONGODB_EXPORTER_TAG=monstack-local/mongodb-exporter:1.0.0
 HELPDESK_TAG=monstack-local/helpdesk:0.1.0
 ALERTMANAGER_TAG=monstack-local/alertmanager:0.25.0
-ALL=(prometheus node-exporter mongodb-exporter helpdesk alertmanager)
+DIND_TAG=monstack-local/dind:20.10
+ALL=(prometheus node-exporter mongodb-exporter helpdesk alertmanager dind)
 
 log() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -262,9 +263,54 @@ build_helpdesk() {
     rm -rf "$root"
 }
 
+# A second Docker engine for the swarm tests (a worker node): Debian's docker.io on the cached
+# minbase root filesystem, run --privileged with its /var/lib/docker on a volume. The root
+# filesystem is cached as a tarball too (apt-get in a chroot takes a minute or two).
+dind_rootfs() {
+    local rootfs="$cache/bookworm-docker.io.tar"
+    if [ ! -s "$rootfs" ]; then
+        local base dir
+        base=$(helpdesk_base)
+        dir=$(mktemp -d "$cache/dind.XXXXXX")
+        tar -C "$dir" -xf "$base"
+        cp /etc/resolv.conf "$dir/etc/resolv.conf"
+        # No service starts inside the chroot.
+        printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d"
+        chmod 0755 "$dir/usr/sbin/policy-rc.d"
+        mount -t proc proc "$dir/proc"
+        log "apt-get install docker.io into $dir (a minute or two)"
+        if ! chroot "$dir" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+                --no-install-recommends docker.io iptables ca-certificates procps iproute2' >"$dir.log" 2>&1; then
+            umount "$dir/proc"; tail -n 30 "$dir.log" >&2; die "apt-get install docker.io failed (log: $dir.log)"
+        fi
+        umount "$dir/proc"
+        rm -f "$dir/usr/sbin/policy-rc.d" "$dir/etc/resolv.conf"
+        rm -rf "$dir"/var/cache/apt/* "$dir"/var/lib/apt/lists/* "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/var/log/*
+        tar --numeric-owner -C "$dir" -cf "$rootfs.tmp" .
+        mv "$rootfs.tmp" "$rootfs"
+        rm -rf "$dir" "$dir.log"
+    fi
+    printf '%s\n' "$rootfs"
+}
+
+build_dind() {
+    local rootfs hash root
+    rootfs=$(dind_rootfs)
+    hash=$(printf 'dind\nrootfs:%s\nfile:%s\n' "$(stat -c '%s %Y' "$rootfs")" "$here/dind/entrypoint.sh" | inputs_hash)
+    if up_to_date "$DIND_TAG" "$hash"; then log "$DIND_TAG is up to date"; return; fi
+    root=$(mktemp -d)
+    tar -C "$root" -xf "$rootfs"
+    install -m 0755 "$here/dind/entrypoint.sh" "$root/usr/local/bin/dind-entrypoint"
+    # tini reaps; dockerd runs in the foreground and starts its own containerd. The entrypoint
+    # mounts the cgroup hierarchies the engine needs (see images/dind/entrypoint.sh).
+    import_rootfs "$root" "$DIND_TAG" "$hash" 'VOLUME ["/var/lib/docker"]' \
+        'ENTRYPOINT ["/usr/local/bin/dind-entrypoint"]' 'CMD ["--host=unix:///var/run/docker.sock"]'
+    rm -rf "$root"
+}
+
 main() {
     if [ "${1:-}" = --list ]; then
-        printf '%s\n' "$PROMETHEUS_TAG" "$PROMETHEUS_B_TAG" "$NODE_EXPORTER_TAG" "$MONGODB_EXPORTER_TAG" "$HELPDESK_TAG" "$ALERTMANAGER_TAG"
+        printf '%s\n' "$PROMETHEUS_TAG" "$PROMETHEUS_B_TAG" "$NODE_EXPORTER_TAG" "$MONGODB_EXPORTER_TAG" "$HELPDESK_TAG" "$ALERTMANAGER_TAG" "$DIND_TAG"
         return
     fi
     docker info >/dev/null 2>&1 || die "no Docker engine answers (scripts/docker-engine start DIR)"
@@ -278,6 +324,7 @@ main() {
         mongodb-exporter) build_mongodb_exporter ;;
         helpdesk) build_helpdesk ;;
         alertmanager) build_alertmanager ;;
+        dind) build_dind ;;
         *) die "unknown image $name (one of: ${ALL[*]})" ;;
         esac
         log "$name: $(($(date +%s) - start))s"

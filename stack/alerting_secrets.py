@@ -98,6 +98,18 @@ def _receiver_problems(settings: Settings, raw: Any) -> list[str]:
 def _web_problems(settings: Settings, secrets: Mapping[str, Any]) -> list[str]:
     problems = []
     password = secrets.get(WEB_PASSWORD_KEY)
+    if settings.platform == "swarm":
+        # Swarm services get no --web.config.file yet: publishing would expose Prometheus and
+        # Grafana's datasource would not log in. Refuse rather than publish without authentication.
+        if settings.swarm.publish:
+            problems.append(
+                f"{NAMESPACE}:swarm.publish: not available yet: web auth ({NAMESPACE}:{WEB_PASSWORD_KEY}) is not "
+                "delivered to Swarm services, and a published port answers on every address of the node; "
+                "reach Prometheus and Grafana through an SSH tunnel to the data node instead (README 'Scaling out')"
+            )
+        if any(secrets.get(key) for key in (WEB_PASSWORD_KEY, "webTlsCert", "webTlsKey", "webTlsCa")):
+            problems.append(f"{NAMESPACE}:{WEB_PASSWORD_KEY}: web auth is not delivered to Swarm services yet (platform swarm)")
+        return problems
     if not is_loopback(settings.bind_address) and not password:
         problems.append(
             f"{NAMESPACE}:{WEB_PASSWORD_KEY}: required because {NAMESPACE}:bindAddress "

@@ -20,6 +20,7 @@ from catalogue.mongodb_uri import MongoUriError, parse_mongodb_uri
 from .alerting_secrets import RECEIVER_SECRETS_KEY, alerting_problems, receiver_secret_values, web_security
 from .alerting_settings import RECEIVER_TYPES
 from .alertmanager_config import receiver_credentials
+from .remote_write import CREDENTIALS_KEY
 from .settings import SECRET_KEYS, Settings
 from .sizing import sizing_warnings
 from .webauth import WebSecurity
@@ -44,6 +45,8 @@ class Secrets:
 
     grafana_admin_password: Optional[pulumi.Output[str]]
     mongodb_uri: Optional[pulumi.Output[str]]
+    # remote-write endpoint name -> its password or bearer token
+    remote_write_credentials: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
     # Not secret: whether the URI names one host the exporter may connect to directly.
     mongodb_direct_connect: bool = True
     # Receiver name -> its credential (see stack.alerting_secrets).
@@ -57,6 +60,36 @@ class Secrets:
 
 
 _NESTED_KEY_RE = re.compile(r"^(?P<key>[a-z][A-Za-z0-9]*(?:\[[0-9]+\]|\.[a-z][A-Za-z0-9]*)*): (?P<message>.*)$", re.S)
+
+
+def remote_write_credentials(settings: Settings, raw: Any) -> dict[str, str]:
+    """The credential of every endpoint that authenticates, checked against remoteWrite.
+
+    `raw` is the secret's value (a JSON object text or a mapping) or None.  Raises ConfigError
+    naming the key; the message never contains a credential.
+    """
+    key = f"{NAMESPACE}:{CREDENTIALS_KEY}"
+    if raw is None:
+        values: dict = {}
+    else:
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except json.JSONDecodeError:
+                raise ConfigError(f"{key}: not a JSON object of endpoint name -> credential") from None
+        if not isinstance(raw, Mapping) or not all(isinstance(v, str) and v for v in raw.values()):
+            raise ConfigError(f"{key}: must be a JSON object of endpoint name -> non-empty string")
+        values = dict(raw)
+    needed = {endpoint.name for endpoint in settings.remote_write if endpoint.auth}
+    problems = [
+        f"{key}: no credential for remoteWrite endpoint {name!r} "
+        f"(pulumi config set --secret --path '{key}.{name}' ...)"
+        for name in sorted(needed - values.keys())
+    ]
+    problems += [f"{key}: {name!r} is not a remoteWrite endpoint with auth" for name in sorted(values.keys() - needed)]
+    if problems:
+        raise ConfigError.listing(problems)
+    return values
 
 
 def _key_path(loc: tuple) -> str:
@@ -154,9 +187,11 @@ def load() -> tuple[Settings, Secrets]:
             credentials[name] = pulumi.Output.secret(
                 receiver_object.apply(lambda values, name=name: str(receiver_secret_values(values)[name]))
             )
+    remote_write_secrets = remote_write_credentials(settings, raw.get(CREDENTIALS_KEY))
     secrets = Secrets(
         grafana_admin_password=config.get_secret("grafanaAdminPassword"),
         mongodb_uri=config.get_secret("mongodbUri"),
+        remote_write_credentials={name: pulumi.Output.secret(value) for name, value in remote_write_secrets.items()},
         mongodb_direct_connect=direct_connect,
         receiver_credentials=credentials,
         web_password=config.get_secret("webPassword"),

@@ -44,11 +44,13 @@ def _prometheus(name: str, ctx: Context, opts: pulumi.ResourceOptions) -> Promet
     args = PrometheusArgs(
         settings=settings,
         config_text=to_yaml(render_prometheus_config(settings, ctx.services, ctx.secrets.web)),
-        rules_text=to_yaml(render_alert_rules(settings, ctx.services)),
+        # An agent evaluates no rules (Prometheus refuses rule_files in agent mode).
+        rules_text=to_yaml(render_alert_rules(settings, ctx.services)) if settings.prometheus.mode == "server" else "",
         monitoring_network=ctx.monitoring_network,
         app_network=ctx.app_network,
         hosts=tuple(hosts),
         secrets=ctx.secrets,
+        remote_write_credentials=dict(ctx.secrets.remote_write_credentials),
     )
     return Prometheus(name, args, opts)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
@@ -12,6 +12,7 @@ from catalogue import prometheus as service
 from .alerting_render import PROMETHEUS_CONFIG_DIR
 from .config import Secrets
 from .containers import healthcheck, service_container
+from .remote_write import credential_file
 from .render import PROMETHEUS_CONFIG_FILE, PROMETHEUS_RULES_FILE, PROMETHEUS_TSDB_PATH, prometheus_command, sha256
 from .settings import Settings
 from .volumes import kept_volume
@@ -34,6 +35,8 @@ class PrometheusArgs:
     hosts: Sequence[tuple[str, str]] = ()
     # Web auth (its --web.config.file and the client files for itself and Alertmanager).
     secrets: Optional[Secrets] = None
+    # remote-write endpoint name -> its credential (secret), delivered as a file
+    remote_write_credentials: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
 
 
 class Prometheus(pulumi.ComponentResource):
@@ -47,6 +50,20 @@ class Prometheus(pulumi.ComponentResource):
         web = secrets.web
         self.volume = kept_volume(f"{name}-data", settings.prometheus_volume, settings, parent=self)
         command = prometheus_command(settings) + web_config_flag(secrets, PROMETHEUS_CONFIG_DIR)
+        uploads = [docker.ContainerUploadArgs(file=PROMETHEUS_CONFIG_FILE, content=args.config_text)]
+        if prom.mode == "server":
+            uploads.append(docker.ContainerUploadArgs(file=PROMETHEUS_RULES_FILE, content=args.rules_text))
+        # Remote-write credentials reach Prometheus as files (password_file, credentials_file):
+        # never in the config text, the environment or `docker inspect`; Pulumi keeps them secret.
+        for endpoint in settings.remote_write:
+            if endpoint.auth:
+                secret = pulumi.Output.secret(args.remote_write_credentials[endpoint.name])
+                uploads.append(docker.ContainerUploadArgs(file=credential_file(endpoint), content=secret))
+        # Web auth: its own server files, and the client files for itself and Alertmanager.
+        uploads += [
+            *server_uploads(secrets, PROMETHEUS_CONFIG_DIR, salt_key=f"monstack-web:{settings.name}"),
+            *client_uploads(secrets, PROMETHEUS_CONFIG_DIR),
+        ]
         self.container = service_container(
             name,
             settings=settings,
@@ -56,13 +73,7 @@ class Prometheus(pulumi.ComponentResource):
             parent=self,
             config_hash=sha256(args.config_text, args.rules_text, repr(web)),
             command=command,
-            uploads=[
-                docker.ContainerUploadArgs(file=PROMETHEUS_CONFIG_FILE, content=args.config_text),
-                docker.ContainerUploadArgs(file=PROMETHEUS_RULES_FILE, content=args.rules_text),
-                # Web auth: its own server files, and the client files for itself and Alertmanager.
-                *server_uploads(secrets, PROMETHEUS_CONFIG_DIR, salt_key=f"monstack-web:{settings.name}"),
-                *client_uploads(secrets, PROMETHEUS_CONFIG_DIR),
-            ],
+            uploads=uploads,
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=TSDB_PATH)],
             ports=[docker.ContainerPortArgs(internal=service.PORT, external=prom.port, ip=settings.bind_address)],
             networks_advanced=[

@@ -16,6 +16,8 @@ from catalogue import alertmanager, grafana
 
 from .alerting_render import prometheus_alerting, prometheus_datasource, render_alertmanager_datasource, scrape_job_auth
 
+from .prometheus_flags import prometheus_command as _prometheus_flags
+from .remote_write import render_remote_write
 from .settings import Settings, parse_duration_seconds
 from .webauth import WebSecurity
 
@@ -62,22 +64,27 @@ def render_prometheus_config(
         if parse_duration_seconds(interval) < _DEFAULT_SCRAPE_TIMEOUT_SECONDS
         else f"{_DEFAULT_SCRAPE_TIMEOUT_SECONDS}s"
     )
-    document = {
+    agent = settings.prometheus.mode == "agent"
+    document: dict = {
         "global": {
             "scrape_interval": interval,
             "scrape_timeout": timeout,
-            "evaluation_interval": interval,
-            "external_labels": {"monstack": settings.name},
+            "external_labels": {"monstack": settings.name, **settings.external_labels},
         },
-        "rule_files": [PROMETHEUS_RULES_NAME],
         "scrape_configs": [
             {**_scrape_config(job, interval), **scrape_job_auth(job.job_name, web)}
             for job in catalogue.scrape_jobs(settings, services)
         ],
     }
-    alerting = prometheus_alerting(settings, web)
-    if alerting:
-        document["alerting"] = alerting
+    if not agent:
+        # An agent evaluates no rules (Prometheus refuses rule_files in agent mode) and sends no alerts.
+        document["global"]["evaluation_interval"] = interval
+        document["rule_files"] = [PROMETHEUS_RULES_NAME]
+        alerting = prometheus_alerting(settings, web)
+        if alerting:
+            document["alerting"] = alerting
+    if settings.remote_write:
+        document["remote_write"] = render_remote_write(settings.remote_write)
     return document
 
 
@@ -107,17 +114,18 @@ def render_alert_rules(settings: Settings, services: Iterable[catalogue.Service]
 
 
 def prometheus_command(settings: Settings) -> list[str]:
-    """Prometheus' command-line flags (the container's command; the image's entrypoint is the binary)."""
+    """Prometheus' command-line flags (the container's command; the image's entrypoint is the binary):
+    server or agent mode, spelled for the image's version (stack.prometheus_flags)."""
     prom = settings.prometheus
-    command = [
-        f"--config.file={PROMETHEUS_CONFIG_FILE}",
-        f"--storage.tsdb.path={PROMETHEUS_TSDB_PATH}",
-        f"--storage.tsdb.retention.time={prom.retention_time}",
-        f"--web.listen-address=:{catalogue.prometheus.PORT}",
-    ]
-    if prom.retention_size:
-        command.append(f"--storage.tsdb.retention.size={prom.retention_size}")
-    return command
+    return _prometheus_flags(
+        image=prom.image,
+        mode=prom.mode,
+        config_file=PROMETHEUS_CONFIG_FILE,
+        data_path=PROMETHEUS_TSDB_PATH,
+        listen_address=f":{catalogue.prometheus.PORT}",
+        retention_time=prom.retention_time,
+        retention_size=prom.retention_size,
+    )
 
 
 def render_grafana_datasources(settings: Settings, web: WebSecurity = WebSecurity()) -> dict:

@@ -8,9 +8,13 @@ not fields: they never enter this plain model (see `stack.config`).
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
+
+from .prometheus_flags import agent_flag
+from .swarm.settings import SwarmSettings
+from .remote_write import CREDENTIALS_KEY, RemoteWriteEndpoint, validate_external_labels
 
 __all__ = [
     "CadvisorSettings",
@@ -50,6 +54,7 @@ SECRET_KEYS = (
     "webTlsCert",
     "webTlsKey",
     "webTlsCa",
+    CREDENTIALS_KEY,
 )
 
 # --- per service --------------------------------------------------------------------------------
@@ -57,6 +62,8 @@ SECRET_KEYS = (
 
 class PrometheusSettings(_Model):
     image: Image = "prom/prometheus:v3.5.0"
+    # `agent`: scrape and remote-write only (no queries, rules or alerts): a per-host agent.
+    mode: Literal["server", "agent"] = "server"
     port: Port = 9090
     scrape_interval: Duration = "15s"
     # Unset: 10s (Prometheus' default) or the scrape interval when that is shorter.
@@ -137,11 +144,44 @@ class Settings(_Model):
     alertmanager: AlertmanagerSettings = AlertmanagerSettings()
     alert_rules: AlertRulesSettings = AlertRulesSettings()
     web_auth: WebAuthSettings = WebAuthSettings()
+    # Long-term storage / a central Prometheus (see stack.remote_write), and the labels that say
+    # which environment and host a series comes from once it leaves this stack.
+    remote_write: list[RemoteWriteEndpoint] = []
+    # `docker`: one engine (containers); `swarm`: Swarm services on every node (stack.swarm).
+    platform: Literal["docker", "swarm"] = "docker"
+    swarm: SwarmSettings = SwarmSettings()
+    external_labels: Annotated[dict[str, str], AfterValidator(validate_external_labels)] = {}
 
     @model_validator(mode="after")
     def _no_duplicates(self) -> "Settings":
         if len(set(self.backend_targets)) != len(self.backend_targets):
             raise ValueError("backendTargets lists a target twice")
+        endpoint_names = [endpoint.name for endpoint in self.remote_write]
+        if len(set(endpoint_names)) != len(endpoint_names):
+            raise ValueError("remoteWrite names an endpoint twice (each needs its own name)")
+        if self.remote_write or self.prometheus.mode == "agent":
+            missing = [label for label in ("environment", "host") if label not in self.external_labels]
+            if missing:
+                raise ValueError(
+                    f"externalLabels must set {' and '.join(missing)} when series leave the stack "
+                    "(remoteWrite or prometheus.mode agent), so the store can tell the sources apart"
+                )
+        if self.prometheus.mode == "agent":
+            if not self.remote_write:
+                raise ValueError("prometheus.mode agent needs at least one remoteWrite endpoint")
+            if self.grafana.enabled:
+                raise ValueError("grafana.enabled must be false in agent mode (an agent answers no queries)")
+            agent_flag(self.prometheus.image)  # the image's version decides the flag
+        if self.platform == "swarm" and self.alertmanager.enabled:
+            raise ValueError(
+                "alertmanager.enabled: Alertmanager is not deployed on platform swarm yet; "
+                "set alertmanager.enabled to false there (alerts still show in Prometheus)"
+            )
+        if self.platform == "swarm" and self.swarm.publish and self.bind_address != "0.0.0.0":
+            raise ValueError(
+                "swarm.publish: Swarm publishes a port on every address of the node; "
+                "set bindAddress to 0.0.0.0 to say so, or leave swarm.publish false"
+            )
         if self.grafana.enabled and self.grafana.port == self.prometheus.port:
             raise ValueError("prometheus.port and grafana.port must differ (both publish on bindAddress)")
         if self.alertmanager.enabled and self.alertmanager.port in (

@@ -50,6 +50,7 @@ import yaml
 from docker.errors import APIError, NotFound
 
 from tests.support import provider_state as ps
+from . import swarm_provider
 
 __all__ = ["DeployError", "Result", "REPO", "ci_config", "client", "deploy", "destroy", "HARNESS_LABEL"]
 
@@ -257,6 +258,7 @@ class DockerProvider:
             VOLUME: self._volume,
             REMOTE_IMAGE: self._remote_image,
             RANDOM_PASSWORD: self._random_password,
+            **swarm_provider.handlers(self),
         }.get(typ)
         if handler is None:
             raise DeployError(f"{urn}: the e2e harness does not implement {typ} (see docs/e2e.md)")
@@ -518,6 +520,8 @@ class DockerProvider:
                     self.engine.remove_volume(entry["id"])
                 except NotFound:
                     pass
+        elif typ in swarm_provider.TYPES:
+            swarm_provider.delete(self, entry)
         # RemoteImage: keepLocally (the stack always sets it) leaves the image; RandomPassword: nothing.
         self._act(urn, entry, "delete")
 
@@ -527,7 +531,7 @@ class DockerProvider:
         Within each group, containers go first, networks and volumes last (what Pulumi's
         dependency order gives for this stack's resources).
         """
-        rank = {CONTAINER: 0, REMOTE_IMAGE: 1, RANDOM_PASSWORD: 1, NETWORK: 2, VOLUME: 3}
+        rank = {CONTAINER: 0, REMOTE_IMAGE: 1, RANDOM_PASSWORD: 1, NETWORK: 2, VOLUME: 3, **swarm_provider.RANK}
         by_rank = lambda pairs: sorted(reversed(pairs), key=lambda p: rank.get(p[1]["type"], 1))
         for urn, old in by_rank(list(self.pending_deletes)):
             self.delete(urn, old, replaced=True)

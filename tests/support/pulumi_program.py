@@ -115,6 +115,8 @@ class RecordingMocks(ProgramMocks):
             state["repoDigest"] = f"{args.inputs['name']}@sha256:{'0' * 64}"
         if args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = "mock-generated-password-" + "x" * 8
+        if args.typ == "random:index/randomId:RandomId":
+            state["hex"] = hashlib.sha256(args.name.encode()).hexdigest()[: 2 * int(args.inputs.get("byteLength", 8))]
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
