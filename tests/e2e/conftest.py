@@ -194,6 +194,7 @@ class DeployedStack:
     all_up_at: float
     extras: dict = field(default_factory=dict)
     docker_host: Optional[str] = None  # None: the shared engine
+    reach: Optional[str] = None  # base URL the tests reach Prometheus at, when not its published URL
 
     def deploy(self, config: Optional[dict] = None, *, refresh: bool = False) -> harness.Result:
         if config is not None:
@@ -201,14 +202,14 @@ class DeployedStack:
         self.result = harness.deploy(
             self.config, secrets=SECRETS, state_dir=self.state_dir, refresh=refresh, docker_host=self.docker_host
         )
-        self.url = self.result.outputs["prometheus_url"]
+        self.url = self.reach or self.result.outputs["prometheus_url"]
         return self.result
 
 
 def deploy_clean(
     name: str, state_dir: Path, *, docker_host: Optional[str] = None, bind_address: Optional[str] = None,
     node_exporter_listen: Optional[str] = None, ports: Optional[tuple[int, int]] = None,
-    sink_url: Optional[str] = None, **prometheus: Any,
+    sink_url: Optional[str] = None, reach: Optional[str] = None, **prometheus: Any,
 ) -> DeployedStack:
     """Deploy a new stack `name` on free ports (or `ports`: Prometheus, node exporter) and wait until all its targets are up."""
     listen = node_exporter_listen or node_exporter_address()
@@ -226,10 +227,10 @@ def deploy_clean(
         config["monstack:bindAddress"] = bind_address
     started = time.time()
     result = harness.deploy(config, secrets=SECRETS, state_dir=state_dir, docker_host=docker_host)
-    url = result.outputs["prometheus_url"]
+    url = reach or result.outputs["prometheus_url"]
     wait_ready(url)
     all_up = wait_all_targets_up(url)
-    return DeployedStack(name, config, state_dir, url, result, started, all_up, docker_host=docker_host)
+    return DeployedStack(name, config, state_dir, url, result, started, all_up, docker_host=docker_host, reach=reach)
 
 
 def node_exporter_address() -> str:
