@@ -15,7 +15,6 @@ of an interrupted run are removed at the start and everything is removed at the 
 from __future__ import annotations
 
 import copy
-import ipaddress
 import json
 import os
 import socket
@@ -30,7 +29,6 @@ from typing import Any, Optional
 
 import pytest
 
-from stack.alerting_settings import WebAuthSettings
 from tests.support.tools import require_binary
 from tests.support.webhook_sink import WebhookSink
 
@@ -57,13 +55,6 @@ NOT_RUN_HERE = {
 }
 
 REPORT: dict[str, Any] = {}
-
-# Stacks published beyond loopback require basic auth (monstack:webPassword); urllib logs in to
-# the URLs registered here when Prometheus or Alertmanager answers 401.
-WEB_USER = WebAuthSettings().username
-WEB_PASSWORD = "e2e-web-password-" + "x" * 12
-_WEB_LOGINS = urllib.request.HTTPPasswordMgrWithDefaultRealm()
-urllib.request.install_opener(urllib.request.build_opener(urllib.request.HTTPBasicAuthHandler(_WEB_LOGINS)))
 
 
 # --- small helpers used by the tests ------------------------------------------------------------
@@ -203,22 +194,22 @@ class DeployedStack:
     all_up_at: float
     extras: dict = field(default_factory=dict)
     docker_host: Optional[str] = None  # None: the shared engine
-    secrets: dict = field(default_factory=lambda: dict(SECRETS))
+    reach: Optional[str] = None  # base URL the tests reach Prometheus at, when not its published URL
 
     def deploy(self, config: Optional[dict] = None, *, refresh: bool = False) -> harness.Result:
         if config is not None:
             self.config = config
         self.result = harness.deploy(
-            self.config, secrets=self.secrets, state_dir=self.state_dir, refresh=refresh, docker_host=self.docker_host
+            self.config, secrets=SECRETS, state_dir=self.state_dir, refresh=refresh, docker_host=self.docker_host
         )
-        self.url = self.result.outputs["prometheus_url"]
+        self.url = self.reach or self.result.outputs["prometheus_url"]
         return self.result
 
 
 def deploy_clean(
     name: str, state_dir: Path, *, docker_host: Optional[str] = None, bind_address: Optional[str] = None,
     node_exporter_listen: Optional[str] = None, ports: Optional[tuple[int, int]] = None,
-    sink_url: Optional[str] = None, **prometheus: Any,
+    sink_url: Optional[str] = None, reach: Optional[str] = None, **prometheus: Any,
 ) -> DeployedStack:
     """Deploy a new stack `name` on free ports (or `ports`: Prometheus, node exporter) and wait until all its targets are up."""
     listen = node_exporter_listen or node_exporter_address()
@@ -232,20 +223,14 @@ def deploy_clean(
         **prometheus,
     )
     config["monstack:nodeExporter"]["listenAddress"] = listen
-    secrets = dict(SECRETS)
     if bind_address:
         config["monstack:bindAddress"] = bind_address
-        if not ipaddress.ip_address(bind_address).is_loopback:
-            # Beyond loopback the stack refuses to run without web auth; the tests log in.
-            secrets["webPassword"] = WEB_PASSWORD
     started = time.time()
-    result = harness.deploy(config, secrets=secrets, state_dir=state_dir, docker_host=docker_host)
-    url = result.outputs["prometheus_url"]
-    if "webPassword" in secrets:
-        _WEB_LOGINS.add_password(None, url, WEB_USER, WEB_PASSWORD)
+    result = harness.deploy(config, secrets=SECRETS, state_dir=state_dir, docker_host=docker_host)
+    url = reach or result.outputs["prometheus_url"]
     wait_ready(url)
     all_up = wait_all_targets_up(url)
-    return DeployedStack(name, config, state_dir, url, result, started, all_up, docker_host=docker_host, secrets=secrets)
+    return DeployedStack(name, config, state_dir, url, result, started, all_up, docker_host=docker_host, reach=reach)
 
 
 def node_exporter_address() -> str:

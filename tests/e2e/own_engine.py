@@ -39,6 +39,44 @@ __all__ = ["OwnEngine", "OwnEngineError"]
 CANDIDATE_RANGES = ("10.241.0.0/16", "10.242.0.0/16", "10.243.0.0/16", "10.244.0.0/16")
 
 
+# A TCP relay (standard library): LISTEN_IP:PORT to 127.0.0.1:PORT, a connection at a time per thread.
+_RELAY = r"""
+import socket, sys, threading
+listen, port = sys.argv[1], int(sys.argv[2])
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind((listen, port))
+server.listen(64)
+def pipe(src, dst):
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+def handle(client):
+    try:
+        upstream = socket.create_connection(("127.0.0.1", port), timeout=10)
+    except OSError:
+        client.close()
+        return
+    upstream.settimeout(None)
+    threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+    pipe(upstream, client)
+while True:
+    conn, _ = server.accept()
+    threading.Thread(target=handle, args=(conn,), daemon=True).start()
+"""
+
+
 class OwnEngineError(RuntimeError):
     pass
 
@@ -76,6 +114,7 @@ class OwnEngine:
         self.log = self.root / "dockerd.log"
         self.range: Optional[ipaddress.IPv4Network] = None
         self.proc: Optional[subprocess.Popen] = None
+        self.relays: list[subprocess.Popen] = []
 
     # --- addresses ---------------------------------------------------------------------------
 
@@ -186,11 +225,30 @@ class OwnEngine:
             except Exception:
                 pass
         self._terminate()
+        for relay in self.relays:
+            relay.kill()
+            relay.wait(timeout=10)
+        self.relays = []
         if self.range is not None:
             subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)  # takes the veth pair along
             subprocess.run(["ip", "link", "del", self.veth], capture_output=True)
             self.range = None
         subprocess.run(["rm", "-rf", "--one-file-system", str(self.root)], capture_output=True)
+
+    # --- reaching a port published on the namespace's loopback --------------------------------
+
+    def relay(self, port: int) -> str:
+        """Forward ENGINE_IP:port (reachable from the host) to 127.0.0.1:port inside the namespace.
+
+        The stack publishes on loopback by default (a non-loopback bindAddress needs a web
+        password); this relay, run in the namespace, lets the tests reach it.  Its base URL.
+        """
+        proc = subprocess.Popen(
+            ["nsenter", f"--net=/run/netns/{self.netns}", "--", "python3", "-c", _RELAY, self.engine_ip, str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        self.relays.append(proc)
+        return f"http://{self.engine_ip}:{port}"
 
     # --- images ------------------------------------------------------------------------------
 

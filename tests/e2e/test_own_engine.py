@@ -40,8 +40,8 @@ FOREIGN_LABELS = {"owner": "ops-team", "backup": "nightly"}
 def own(images):
     """A second dockerd with DAEMON_CONFIG, holding copies of the images the ci stack runs."""
     config = harness.ci_config()
-    wanted = sorted({config[f"monstack:{svc}"]["image"] for svc in ("prometheus", "nodeExporter", "mongodbExporter")}
-                    | {HELPDESK_IMAGE})
+    wanted = sorted({value["image"] for value in config.values()
+                     if isinstance(value, dict) and "image" in value and value.get("enabled", True)} | {HELPDESK_IMAGE})
     assert set(wanted) <= set(images)
     engine = OwnEngine(Path(tempfile.mkdtemp(prefix="mse", dir="/tmp")), daemon_config=DAEMON_CONFIG)
     started = time.monotonic()
@@ -64,9 +64,9 @@ def own_stack(own, tmp_path_factory):
     # The Prometheus data volume exists before the first deploy, made by someone else.
     volume = api.create_volume(f"{STACK}-prometheus-data", labels={**FOREIGN_LABELS, harness.HARNESS_LABEL: "1"})
     # In the engine's network namespace every port is free; Prometheus is published on the
-    # namespace's end of the veth link, where this process reaches it.
+    # namespace's loopback (as the ci stack says), which this process reaches through a relay.
     deployed = deploy_clean(STACK, tmp_path_factory.mktemp("stack-own"), docker_host=own.host,
-                            bind_address=own.engine_ip, node_exporter_listen=own.gateway, ports=(19090, 19100))
+                            node_exporter_listen=own.gateway, ports=(19090, 19100), reach=own.relay(19090))
     deployed.extras.update(volume_before=api.inspect_volume(volume["Name"]), first=deployed.result)
     yield deployed
     harness.destroy(state_dir=deployed.state_dir, docker_host=own.host)
