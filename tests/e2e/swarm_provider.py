@@ -139,9 +139,32 @@ def service_spec(inputs: dict, harness_label: str) -> dict:
 
 
 class SwarmResources:
+    """Handlers in the harness' contract: (urn, entry, old) -> (id, outputs, state).
+
+    Swarm resources are diffed input against input (the service's Read is not emulated; see
+    docs/e2e.md), unlike containers, whose state is read back as the provider does.
+    """
+
     def __init__(self, provider) -> None:
         self.p = provider
         self.engine = provider.engine
+
+    @staticmethod
+    def _diff(old: Optional[dict], entry: dict) -> set[str]:
+        if old is None:
+            return set()
+        before, after = old.get("inputs") or {}, entry["inputs"]
+        ignored = set(entry["options"].get("ignoreChanges", []))
+        return {k for k in set(before) | set(after) if before.get(k) != after.get(k) and k not in ignored}
+
+    @staticmethod
+    def _replace_keys(entry: dict, diff: set[str], updatable: set[str]) -> set[str]:
+        roc = set(entry["options"].get("replaceOnChanges", []))
+        return {k for k in diff if k not in updatable or k in roc or "*" in roc}
+
+    @staticmethod
+    def _done(rid: str, outputs: dict, inputs: dict):
+        return rid, outputs, {**inputs, **outputs}
 
     # -- services ---------------------------------------------------------------------------------
 
@@ -149,7 +172,7 @@ class SwarmResources:
         from .harness import HARNESS_LABEL
 
         inputs = entry["inputs"]
-        diff = self.p._diff(old, entry)
+        diff = self._diff(old, entry)
         spec = service_spec(inputs, HARNESS_LABEL)
         current = None
         if old is not None:
@@ -160,22 +183,22 @@ class SwarmResources:
         if current is None:
             sid = _request(self.engine, "POST", "/services/create", body=spec)["ID"]
             self.p._act(urn, entry, "create", [] if old is None else ["(missing on the engine)"])
-            return sid, {"id": sid}
-        replace = self.p._replace_keys(entry, diff, set(inputs) - SERVICE_FORCE_NEW)
+            return self._done(sid, {"id": sid}, inputs)
+        replace = self._replace_keys(entry, diff, set(inputs) - SERVICE_FORCE_NEW)
         if replace:
             self.p._check_replace_allowed(urn, old, replace)
             # The name is taken until the old service is gone: delete first (what Docker forces).
             self._remove_service(old["id"])
             sid = _request(self.engine, "POST", "/services/create", body=spec)["ID"]
             self.p._act(urn, entry, "replace", replace)
-            return sid, {"id": sid}
+            return self._done(sid, {"id": sid}, inputs)
         if diff:
             version = current["Version"]["Index"]
             _request(self.engine, "POST", f"/services/{old['id']}/update", query={"version": version}, body=spec)
             self.p._act(urn, entry, "update", diff)
         else:
             self.p._act(urn, entry, "same")
-        return old["id"], {"id": old["id"]}
+        return self._done(old["id"], {"id": old["id"]}, inputs)
 
     def _remove_service(self, sid: str) -> None:
         try:
@@ -189,12 +212,12 @@ class SwarmResources:
         from .harness import HARNESS_LABEL
 
         inputs = entry["inputs"]
-        diff = self.p._diff(old, entry)
+        diff = self._diff(old, entry)
         if old is not None and not diff:
             try:
                 _request(self.engine, "GET", f"/{kind}/{old['id']}")
                 self.p._act(urn, entry, "same")
-                return old["id"], {"id": old["id"]}
+                return self._done(old["id"], {"id": old["id"]}, inputs)
             except NotFound:
                 pass
         spec = {"Name": inputs["name"], "Data": inputs["data"], "Labels": _label_map(inputs.get("labels"), {HARNESS_LABEL: "1"})}
@@ -203,7 +226,7 @@ class SwarmResources:
             self.p._check_replace_allowed(urn, old, diff)
             self.p.pending_deletes.append((urn, old))  # after the services moved to the new one
         self.p._act(urn, entry, "replace" if old is not None and diff else "create", diff)
-        return new_id, {"id": new_id}
+        return self._done(new_id, {"id": new_id}, inputs)
 
     def service_config(self, urn, entry, old):
         return self._immutable("configs", urn, entry, old)
@@ -212,12 +235,13 @@ class SwarmResources:
         return self._immutable("secrets", urn, entry, old)
 
     def random_id(self, urn, entry, old):
-        if old is not None and not self.p._diff(old, entry):
+        if old is not None and not self._diff(old, entry):
             self.p._act(urn, entry, "same")
-            return old["id"], old["outputs"]
+            return old["id"], old["outputs"], old.get("state") or {**old["inputs"], **old["outputs"]}
         raw = _secrets.token_bytes(int(entry["inputs"].get("byteLength", 8)))
         self.p._act(urn, entry, "create" if old is None else "replace")
-        return raw.hex(), {"hex": raw.hex(), "dec": str(int.from_bytes(raw, "big")), "b64Std": "", "b64Url": ""}
+        outputs = {"hex": raw.hex(), "dec": str(int.from_bytes(raw, "big")), "b64Std": "", "b64Url": ""}
+        return self._done(raw.hex(), outputs, entry["inputs"])
 
     def delete(self, entry: dict) -> None:
         typ = entry["type"]
