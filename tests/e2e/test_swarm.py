@@ -301,7 +301,9 @@ def test_stopping_the_worker_takes_its_targets_down_and_targetdown_fires(deploye
     )
     firing = wait_for(
         "TargetDown firing for the worker",
-        lambda: prometheus_api(url, "query", query=f'ALERTS{{alertname="TargetDown",alertstate="firing",node="{worker}"}}')["result"],
+        # Every job with a task on the worker fires on its own schedule: wait for node exporter's.
+        lambda: (r := prometheus_api(url, "query", query=f'ALERTS{{alertname="TargetDown",alertstate="firing",node="{worker}"}}')["result"])
+        and catalogue.node_exporter.JOB in {x["metric"]["job"] for x in r} and r,
         timeout=240, interval=5,
     )
     assert {r["metric"]["job"] for r in firing} >= {catalogue.node_exporter.JOB}
