@@ -25,6 +25,8 @@ Scrape times are the best of ``--repeat``.
 
 from __future__ import annotations
 
+from benchmarks.bench_overhead import timed
+
 import argparse
 import os
 import shutil
@@ -67,15 +69,6 @@ def populate(directory: Path, template: list[Path], live_pids: list[int], dead: 
             shutil.copyfile(path, directory / f"{kind}_{pid}.db")
         for n in range(dead):
             os.link(path, directory / f"{kind}_{FIRST_DEAD_PID + n}.db")
-
-
-def best(func, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def stock_scrape(directory: Path) -> bytes:
@@ -129,11 +122,11 @@ def run(dead_counts: list[int], live: int, routes: int, repeat: int, per_worker_
                 populate(directory, template, live_pids, dead)
                 files_before = len(list(directory.glob("*.db")))
                 stock_body = stock_scrape(directory)
-                stock = best(lambda: stock_scrape(directory), repeat)
+                stock = timed(lambda: stock_scrape(directory), repeat)
                 per_worker = child_exit_cost(Path(tmp), template, live_pids, min(per_worker_sample, dead))
                 folding_body = folding_scrape(directory)  # sweeps the rest
                 files_after = len(list(directory.glob("*.db")))
-                ours = best(lambda: folding_scrape(directory), repeat)
+                ours = timed(lambda: folding_scrape(directory), repeat)
                 same = _samples(stock_body) == _samples(folding_body)
                 rows.append((dead, files_before, stock, files_after, ours, per_worker, same))
                 shutil.rmtree(directory)

@@ -23,6 +23,8 @@ Times are the best of ``--repeat``.
 
 from __future__ import annotations
 
+from benchmarks.bench_overhead import timed
+
 import argparse
 import contextlib
 import gzip
@@ -42,15 +44,6 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def best(func, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def in_process(size: int, repeat: int) -> dict[str, float | int]:
     from backend_metrics.exposition import render
     from backend_metrics.factory import DEFAULT_BUCKETS
@@ -67,10 +60,10 @@ def in_process(size: int, repeat: int) -> dict[str, float | int]:
         counter.labels("GET", route, "200").inc()
         histogram.labels("GET", route).observe(duration)
     return {
-        "ours_gzip": best(lambda: render(ours, accept_encoding="gzip"), repeat),
-        "ours_plain": best(lambda: render(ours), repeat),
-        "stock_gzip": best(lambda: gzip.compress(generate_latest(stock)), repeat),
-        "stock_plain": best(lambda: generate_latest(stock), repeat),
+        "ours_gzip": timed(lambda: render(ours, accept_encoding="gzip"), repeat),
+        "ours_plain": timed(lambda: render(ours), repeat),
+        "stock_gzip": timed(lambda: gzip.compress(generate_latest(stock)), repeat),
+        "stock_plain": timed(lambda: generate_latest(stock), repeat),
         "bytes_gzip": len(render(ours, accept_encoding="gzip")[0]),
     }
 
@@ -129,8 +122,8 @@ def under_gunicorn(sizes: list[int], worker_counts: list[int], repeat: int) -> l
         with gunicorn(workers) as base:
             for size in sizes:
                 seed_every_worker(base, size, workers)
-                ours = best(lambda: _fetch(base + "/metrics"), repeat)
-                stock = best(lambda: _fetch(base + "/stock-metrics"), repeat)
+                ours = timed(lambda: _fetch(base + "/metrics"), repeat)
+                stock = timed(lambda: _fetch(base + "/stock-metrics"), repeat)
                 rows.append((size, workers, ours, stock, len(_fetch(base + "/metrics"))))
     return rows
 

@@ -19,7 +19,7 @@ import pytest
 
 from stack.grafana import ADMIN_PASSWORD_FILE, START_SCRIPT_FILE
 from stack.render import GRAFANA_IMAGE_ENTRYPOINT, render_grafana_start_script
-from tests.support.tools import require_binary
+from tests.support.tools import in_ci, require_binary
 
 PASSWORD = "s3cret-Password-from-pulumi"
 
@@ -51,9 +51,10 @@ def test_a_changed_password_replaces_grafana_so_the_new_one_is_applied(deploy):
 @pytest.fixture
 def root(tmp_path):
     """A tiny root filesystem: busybox, a stand-in `grafana` and the image's /run.sh, both recording."""
-    busybox = shutil.which("busybox") or "/bin/busybox"
-    if not os.path.exists(busybox) or os.geteuid() != 0:
-        pytest.skip("needs Debian's busybox-static and root for chroot (scripts/install-test-deps installs it)")
+    busybox = require_binary("busybox")  # Debian's busybox-static (scripts/install-test-deps); fails on CI if missing
+    if os.geteuid() != 0:
+        reason = "chroot needs root (CI runs as root)"
+        pytest.fail(reason) if in_ci() else pytest.skip(reason)
     for directory in ("dev", "bin", "usr/bin", "var/lib/grafana", "etc/grafana", "run/secrets", "out", "tmp"):
         (tmp_path / directory).mkdir(parents=True, exist_ok=True)
     os.mknod(tmp_path / "dev" / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
