@@ -25,13 +25,60 @@ from .render import (
 )
 from .settings import Settings
 from .volumes import kept_volume
-from .web_uploads import client_uploads
+from .web_files import File, as_uploads, client_files
 
-__all__ = ["Grafana", "GrafanaArgs", "ADMIN_PASSWORD_FILE", "START_SCRIPT_FILE"]
+__all__ = [
+    "ADMIN_PASSWORD_FILE",
+    "DATA_PATH",
+    "Grafana",
+    "GrafanaArgs",
+    "START_SCRIPT_FILE",
+    "grafana_config_files",
+    "grafana_environment",
+    "grafana_secret_files",
+]
 
 DATA_PATH = "/var/lib/grafana"
 ADMIN_PASSWORD_FILE = "/run/secrets/grafana-admin-password"
 START_SCRIPT_FILE = "/etc/grafana/monstack-start.sh"
+
+
+def grafana_config_files(settings: Settings, secrets: Secrets, dashboards: Mapping[str, str]) -> dict[str, str]:
+    """path -> text of Grafana's configuration files (none secret), on either platform: the
+    provisioned datasources (with web auth's $__file{} references) and dashboards, and the start script."""
+    files = {
+        GRAFANA_DATASOURCE_FILE: to_yaml(render_grafana_datasources(settings, secrets.web)),
+        GRAFANA_DASHBOARD_PROVIDER_FILE: to_yaml(render_grafana_dashboard_provider(settings)),
+        START_SCRIPT_FILE: render_grafana_start_script(ADMIN_PASSWORD_FILE),
+    }
+    for filename, text in sorted(dashboards.items()):
+        if posixpath.basename(filename) != filename or not filename.endswith(".json"):
+            raise ValueError(f"dashboard file name {filename!r} must be a plain '*.json' name")
+        files[posixpath.join(service.DASHBOARDS_DIR, filename)] = text
+    return files
+
+
+def grafana_secret_files(secrets: Secrets, admin_password: pulumi.Output[str]) -> list[File]:
+    """The admin password as a file, not an environment variable, so that `docker inspect` does
+    not show it; and the datasources' credentials for Prometheus and Alertmanager behind web auth."""
+    return [File(ADMIN_PASSWORD_FILE, admin_password), *client_files(secrets, GRAFANA_SECRETS_DIR)]
+
+
+def grafana_environment(admin_user: str) -> dict[str, str]:
+    """Grafana's settings that are not files: no anonymous access, no sign-up, nothing phoned home."""
+    return {
+        "GF_SECURITY_ADMIN_USER": admin_user,
+        "GF_SECURITY_ADMIN_PASSWORD__FILE": ADMIN_PASSWORD_FILE,
+        "GF_AUTH_ANONYMOUS_ENABLED": "false",
+        "GF_AUTH_BASIC_ENABLED": "true",
+        "GF_USERS_ALLOW_SIGN_UP": "false",
+        "GF_USERS_ALLOW_ORG_CREATE": "false",
+        "GF_SECURITY_DISABLE_GRAVATAR": "true",
+        "GF_ANALYTICS_REPORTING_ENABLED": "false",
+        "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+        "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES": "false",
+        "GF_NEWS_NEWS_FEED_ENABLED": "false",
+    }
 
 
 @dataclass(frozen=True)
@@ -63,21 +110,9 @@ class Grafana(pulumi.ComponentResource):
             admin_password = generated.result
         self.admin_password = pulumi.Output.secret(admin_password)
 
-        files = {
-            GRAFANA_DATASOURCE_FILE: to_yaml(render_grafana_datasources(settings, secrets.web)),
-            GRAFANA_DASHBOARD_PROVIDER_FILE: to_yaml(render_grafana_dashboard_provider(settings)),
-            START_SCRIPT_FILE: render_grafana_start_script(ADMIN_PASSWORD_FILE),
-        }
-        for filename, text in sorted(dashboards.items()):
-            if posixpath.basename(filename) != filename or not filename.endswith(".json"):
-                raise ValueError(f"dashboard file name {filename!r} must be a plain '*.json' name")
-            files[posixpath.join(service.DASHBOARDS_DIR, filename)] = text
-        uploads = [docker.ContainerUploadArgs(file=path, content=text) for path, text in sorted(files.items())]
-        # The password reaches Grafana as a file, not an environment variable, so it is not
-        # shown by `docker inspect`; Pulumi keeps the upload's content as a secret.
-        uploads.append(docker.ContainerUploadArgs(file=ADMIN_PASSWORD_FILE, content=self.admin_password))
-        # The datasources' credentials for Prometheus and Alertmanager behind web auth ($__file{}).
-        uploads += client_uploads(secrets, GRAFANA_SECRETS_DIR)
+        files = grafana_config_files(settings, secrets, dashboards)
+        uploads = as_uploads([File(path, text, secret=False) for path, text in sorted(files.items())])
+        uploads += as_uploads(grafana_secret_files(secrets, self.admin_password))
 
         self.volume = kept_volume(f"{name}-data", settings.grafana_volume, settings, parent=self)
         self.container = service_container(
@@ -90,19 +125,7 @@ class Grafana(pulumi.ComponentResource):
             config_hash=sha256(*(f"{path}\n{text}" for path, text in sorted(files.items()))),
             # The admin password is applied at every start, not only when the database is created.
             entrypoints=["/bin/sh", START_SCRIPT_FILE],
-            envs=[
-                f"GF_SECURITY_ADMIN_USER={graf.admin_user}",
-                f"GF_SECURITY_ADMIN_PASSWORD__FILE={ADMIN_PASSWORD_FILE}",
-                "GF_AUTH_ANONYMOUS_ENABLED=false",
-                "GF_AUTH_BASIC_ENABLED=true",
-                "GF_USERS_ALLOW_SIGN_UP=false",
-                "GF_USERS_ALLOW_ORG_CREATE=false",
-                "GF_SECURITY_DISABLE_GRAVATAR=true",
-                "GF_ANALYTICS_REPORTING_ENABLED=false",
-                "GF_ANALYTICS_CHECK_FOR_UPDATES=false",
-                "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES=false",
-                "GF_NEWS_NEWS_FEED_ENABLED=false",
-            ],
+            envs=[f"{key}={value}" for key, value in grafana_environment(graf.admin_user).items()],
             uploads=uploads,
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_PATH)],
             ports=[docker.ContainerPortArgs(internal=service.PORT, external=graf.port, ip=settings.bind_address)],

@@ -16,10 +16,10 @@ from .remote_write import credential_file
 from .render import PROMETHEUS_CONFIG_FILE, PROMETHEUS_RULES_FILE, PROMETHEUS_TSDB_PATH, prometheus_command, sha256
 from .settings import Settings
 from .volumes import kept_volume
-from .web_uploads import client_uploads, server_uploads, web_config_flag
+from .web_files import File, as_uploads, client_files, server_files, web_config_flag, web_salt_key
 from .webauth import healthcheck_command
 
-__all__ = ["Prometheus", "PrometheusArgs", "TSDB_PATH"]
+__all__ = ["Prometheus", "PrometheusArgs", "TSDB_PATH", "prometheus_files", "prometheus_healthcheck"]
 
 TSDB_PATH = PROMETHEUS_TSDB_PATH
 
@@ -39,6 +39,33 @@ class PrometheusArgs:
     remote_write_credentials: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
 
 
+def prometheus_files(
+    settings: Settings,
+    secrets: Secrets,
+    config_text: str,
+    rules_text: str,
+    remote_write_credentials: Mapping[str, pulumi.Output[str]],
+) -> list[File]:
+    """Every file Prometheus reads, on either platform: its config and rules, the remote-write
+    credentials, and web auth's files (its own server files, the client files for itself and
+    Alertmanager)."""
+    files = [File(PROMETHEUS_CONFIG_FILE, config_text, secret=False)]
+    if settings.prometheus.mode == "server":
+        files.append(File(PROMETHEUS_RULES_FILE, rules_text, secret=False))
+    # Remote-write credentials reach Prometheus as files (password_file, credentials_file):
+    # never in the config text, the environment or `docker inspect`; Pulumi keeps them secret.
+    for endpoint in settings.remote_write:
+        if endpoint.auth:
+            files.append(File(credential_file(endpoint), remote_write_credentials[endpoint.name]))
+    files += server_files(secrets, PROMETHEUS_CONFIG_DIR, salt_key=web_salt_key(settings.name))
+    files += client_files(secrets, PROMETHEUS_CONFIG_DIR)
+    return files
+
+
+def prometheus_healthcheck(secrets: Secrets) -> list[str]:
+    return healthcheck_command(secrets.web, config_dir=PROMETHEUS_CONFIG_DIR, port=service.PORT, path="/-/healthy")
+
+
 class Prometheus(pulumi.ComponentResource):
     url: pulumi.Output[str]
 
@@ -50,20 +77,9 @@ class Prometheus(pulumi.ComponentResource):
         web = secrets.web
         self.volume = kept_volume(f"{name}-data", settings.prometheus_volume, settings, parent=self)
         command = prometheus_command(settings) + web_config_flag(secrets, PROMETHEUS_CONFIG_DIR)
-        uploads = [docker.ContainerUploadArgs(file=PROMETHEUS_CONFIG_FILE, content=args.config_text)]
-        if prom.mode == "server":
-            uploads.append(docker.ContainerUploadArgs(file=PROMETHEUS_RULES_FILE, content=args.rules_text))
-        # Remote-write credentials reach Prometheus as files (password_file, credentials_file):
-        # never in the config text, the environment or `docker inspect`; Pulumi keeps them secret.
-        for endpoint in settings.remote_write:
-            if endpoint.auth:
-                secret = pulumi.Output.secret(args.remote_write_credentials[endpoint.name])
-                uploads.append(docker.ContainerUploadArgs(file=credential_file(endpoint), content=secret))
-        # Web auth: its own server files, and the client files for itself and Alertmanager.
-        uploads += [
-            *server_uploads(secrets, PROMETHEUS_CONFIG_DIR, salt_key=f"monstack-web:{settings.name}"),
-            *client_uploads(secrets, PROMETHEUS_CONFIG_DIR),
-        ]
+        uploads = as_uploads(
+            prometheus_files(settings, secrets, args.config_text, args.rules_text, args.remote_write_credentials)
+        )
         self.container = service_container(
             name,
             settings=settings,
@@ -81,10 +97,7 @@ class Prometheus(pulumi.ComponentResource):
                 docker.ContainerNetworksAdvancedArgs(name=args.app_network),
             ],
             hosts=[docker.ContainerHostArgs(host=host, ip=ip) for host, ip in args.hosts],
-            healthcheck=healthcheck(
-                "",
-                tests=healthcheck_command(web, config_dir=PROMETHEUS_CONFIG_DIR, port=service.PORT, path="/-/healthy"),
-            ),
+            healthcheck=healthcheck("", tests=prometheus_healthcheck(secrets)),
             wait=True,
             wait_timeout=120,
         )

@@ -17,7 +17,13 @@ import yaml
 
 from tests.support.pulumi_program import PROJECT_ROOT, RecordingMocks, run_program
 
-SECRETS = {"mongodbUri": "mongodb://exporter:s3cret@mongo:27017/admin", "grafanaAdminPassword": "pw-for-snapshot"}
+SECRETS = {
+    "mongodbUri": "mongodb://exporter:s3cret@mongo:27017/admin",
+    "grafanaAdminPassword": "pw-for-snapshot",
+}
+# The ci stack's webhook receiver takes a token; web auth (bindAddress beyond loopback) a password.
+RECEIVER_SECRETS = {"alertmanagerSecrets": {"team": "token-for-snapshot"}}
+WEB_SECRETS = {"webPassword": "web-pw-for-snapshot"}
 
 
 def stack_file(name: str) -> dict:
@@ -35,12 +41,20 @@ VARIANTS = {
         "monstack:nodeExporter": {"enabled": False},
         "monstack:cadvisor": {"enabled": False},
     },
+    "ci-web-auth": lambda: {**stack_file("ci"), "monstack:bindAddress": "0.0.0.0"},
+    "swarm": lambda: stack_file("swarm"),
 }
 
 
 def write_snapshot(out: Path) -> None:
     for variant, config in VARIANTS.items():
-        deployment = run_program(config(), secrets=SECRETS, mocks=RecordingMocks(existing_networks=["monstack-ci-app"]))
+        secrets = {
+            **SECRETS,
+            **(RECEIVER_SECRETS if variant.startswith("ci") else {}),
+            **(WEB_SECRETS if "web-auth" in variant else {}),
+        }
+        networks = ["monstack-ci-app", "helpdesk"]
+        deployment = run_program(config(), secrets=secrets, mocks=RecordingMocks(existing_networks=networks))
         folder = out / variant
         (folder / "files").mkdir(parents=True, exist_ok=True)
         summary = []
