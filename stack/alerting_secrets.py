@@ -99,21 +99,13 @@ def _web_problems(settings: Settings, secrets: Mapping[str, Any]) -> list[str]:
     problems = []
     password = secrets.get(WEB_PASSWORD_KEY)
     if settings.platform == "swarm":
-        # Swarm services get no --web.config.file yet: publishing would expose Prometheus and
-        # Grafana's datasource would not log in. Refuse rather than publish without authentication.
-        if settings.swarm.publish:
-            problems.append(
-                f"{NAMESPACE}:swarm.publish: not available yet: web auth ({NAMESPACE}:{WEB_PASSWORD_KEY}) is not "
-                "delivered to Swarm services, and a published port answers on every address of the node; "
-                "reach Prometheus and Grafana through an SSH tunnel to the data node instead (README 'Scaling out')"
-            )
-        if any(secrets.get(key) for key in (WEB_PASSWORD_KEY, "webTlsCert", "webTlsKey", "webTlsCa")):
-            problems.append(f"{NAMESPACE}:{WEB_PASSWORD_KEY}: web auth is not delivered to Swarm services yet (platform swarm)")
-        return problems
-    if not is_loopback(settings.bind_address) and not password:
+        # A published Swarm port answers on every address of the node (swarm.publish).
+        exposed, why = settings.swarm.publish, f"{NAMESPACE}:swarm.publish is true (Swarm publishes on every address of the node)"
+    else:
+        exposed, why = not is_loopback(settings.bind_address), f"{NAMESPACE}:bindAddress {settings.bind_address} is not a loopback address"
+    if exposed and not password:
         problems.append(
-            f"{NAMESPACE}:{WEB_PASSWORD_KEY}: required because {NAMESPACE}:bindAddress "
-            f"{settings.bind_address} is not a loopback address: Prometheus and Alertmanager must not "
+            f"{NAMESPACE}:{WEB_PASSWORD_KEY}: required because {why}: Prometheus and Alertmanager must not "
             f"answer the network without authentication (pulumi config set --secret {NAMESPACE}:{WEB_PASSWORD_KEY} ...)"
         )
     if password is not None:

@@ -172,11 +172,6 @@ class Settings(_Model):
             if self.grafana.enabled:
                 raise ValueError("grafana.enabled must be false in agent mode (an agent answers no queries)")
             agent_flag(self.prometheus.image)  # the image's version decides the flag
-        if self.platform == "swarm" and self.alertmanager.enabled:
-            raise ValueError(
-                "alertmanager.enabled: Alertmanager is not deployed on platform swarm yet; "
-                "set alertmanager.enabled to false there (alerts still show in Prometheus)"
-            )
         if self.platform == "swarm" and self.swarm.publish and self.bind_address != "0.0.0.0":
             raise ValueError(
                 "swarm.publish: Swarm publishes a port on every address of the node; "

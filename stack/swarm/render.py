@@ -16,8 +16,10 @@ from typing import Iterable
 import catalogue
 from catalogue import prometheus as prometheus_service
 
+from ..alerting_render import scrape_job_auth
 from ..render import render_prometheus_config
 from ..settings import Settings
+from ..webauth import WebSecurity
 
 __all__ = [
     "DOCKER_SOCKET",
@@ -100,12 +102,22 @@ def _escape(name: str) -> str:
     return name.replace(".", r"\.")
 
 
-def swarm_scrape_configs(settings: Settings, networks: list[str], services: Iterable[catalogue.Service] = catalogue.SERVICES) -> list[dict]:
+def swarm_scrape_configs(
+    settings: Settings,
+    networks: list[str],
+    services: Iterable[catalogue.Service] = catalogue.SERVICES,
+    web: WebSecurity = WebSecurity(),
+) -> list[dict]:
     """`networks`: [the monitoring overlay, the app's network]. With Swarm service discovery a task
     is one target per network it is on: the stack's services are kept on the monitoring network,
-    the app's on the app's network, so that each task is scraped once."""
+    the app's on the app's network, so that each task is scraped once. Jobs of the stack's own
+    endpoints behind web auth (Prometheus, Alertmanager) carry its client auth, as on one engine."""
     services = tuple(services)
     interval = settings.prometheus.scrape_interval
+    return [{**config, **scrape_job_auth(config["job_name"], web)} for config in _scrape_configs(settings, networks, services, interval)]
+
+
+def _scrape_configs(settings: Settings, networks: list[str], services: tuple[catalogue.Service, ...], interval: str) -> list[dict]:
     configs = []
     for job in catalogue.scrape_jobs(settings, services):
         if job.job_name == prometheus_service.JOB and not settings.swarm.node_name_labels:
@@ -123,7 +135,10 @@ def swarm_scrape_configs(settings: Settings, networks: list[str], services: Iter
 
 
 def render_swarm_prometheus_config(
-    settings: Settings, networks: list[str], services: Iterable[catalogue.Service] = catalogue.SERVICES
+    settings: Settings,
+    networks: list[str],
+    services: Iterable[catalogue.Service] = catalogue.SERVICES,
+    web: WebSecurity = WebSecurity(),
 ) -> dict:
     """prometheus.yml for Swarm: the one-engine config with Swarm's scrape configs.
 
@@ -131,6 +146,6 @@ def render_swarm_prometheus_config(
     overlay and the app's network), to which Swarm service discovery is limited.
     """
     services = tuple(services)
-    document = render_prometheus_config(settings, services)
-    document["scrape_configs"] = swarm_scrape_configs(settings, networks, services)
+    document = render_prometheus_config(settings, services, web)
+    document["scrape_configs"] = swarm_scrape_configs(settings, networks, services, web)
     return document

@@ -2,16 +2,18 @@
 service per enabled service of the catalogue.
 
 - node exporter and cAdvisor run in global mode: one task on every node, new nodes included;
-- Prometheus and Grafana run one replica each, placed on the node labelled
+- Prometheus, Grafana and Alertmanager run one replica each, placed on the node labelled
   `<swarm.dataNodeLabel>=true`, where their named volumes live;
 - the MongoDB exporter runs one replica anywhere;
-- configuration files are Swarm configs and credentials Swarm secrets, named by content;
-- no exporter publishes a port; Prometheus and Grafana publish theirs only with swarm.publish.
+- each service reads the same files as on one engine (stack.prometheus.prometheus_files and its
+  peers): configuration as Swarm configs, credentials (web auth included) as Swarm secrets,
+  named by content;
+- no exporter publishes a port; Prometheus, Grafana and Alertmanager publish theirs only with
+  swarm.publish, which requires web auth (stack.alerting_secrets).
 """
 
 from __future__ import annotations
 
-import posixpath
 from typing import Mapping, Optional, Sequence
 
 import pulumi
@@ -19,28 +21,28 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 import catalogue
-from catalogue import cadvisor, grafana as grafana_service, mongodb_exporter, node_exporter, prometheus as prometheus_service
+from catalogue import (
+    alertmanager as alertmanager_service,
+    cadvisor,
+    grafana as grafana_service,
+    mongodb_exporter,
+    node_exporter,
+    prometheus as prometheus_service,
+)
 
+from ..alerting_render import PROMETHEUS_CONFIG_DIR
+from ..alertmanager import DATA_PATH as ALERTMANAGER_DATA_PATH, DESTROY_GRACE_SECONDS
+from ..alertmanager import alertmanager_command, alertmanager_files, alertmanager_healthcheck, external_url
 from ..config import Secrets
 from ..exporters import _CADVISOR_BINDS
-from ..grafana import ADMIN_PASSWORD_FILE, DATA_PATH as GRAFANA_DATA_PATH, START_SCRIPT_FILE
-from ..prometheus import TSDB_PATH
-from ..prometheus_flags import prometheus_command
-from ..remote_write import credential_file
-from ..render import (
-    GRAFANA_DASHBOARD_PROVIDER_FILE,
-    GRAFANA_DATASOURCE_FILE,
-    PROMETHEUS_CONFIG_FILE,
-    PROMETHEUS_RULES_FILE,
-    render_alert_rules,
-    render_grafana_dashboard_provider,
-    render_grafana_datasources,
-    render_grafana_start_script,
-    to_yaml,
-)
+from ..grafana import DATA_PATH as GRAFANA_DATA_PATH, START_SCRIPT_FILE
+from ..grafana import grafana_config_files, grafana_environment, grafana_secret_files
+from ..prometheus import TSDB_PATH, prometheus_files, prometheus_healthcheck
+from ..render import prometheus_command, render_alert_rules, to_yaml
 from ..settings import Settings
+from ..web_files import File, web_config_flag
 from .render import DOCKER_SOCKET, render_swarm_prometheus_config, service_name
-from .resources import swarm_config, swarm_secret, swarm_service
+from .resources import swarm_files, swarm_service, url_healthcheck
 
 __all__ = ["SwarmMonitoringStack"]
 
@@ -73,6 +75,7 @@ def _volume(name: str, target: str) -> docker.ServiceTaskSpecContainerSpecMountA
 class SwarmMonitoringStack(pulumi.ComponentResource):
     prometheus_url: pulumi.Output[str]
     grafana_url: Optional[pulumi.Output[str]]
+    alertmanager_url: Optional[pulumi.Output[str]]
     grafana_admin_password: Optional[pulumi.Output[str]]
     network_name: pulumi.Output[str]
     app_network_name: pulumi.Output[str]
@@ -116,9 +119,10 @@ class SwarmMonitoringStack(pulumi.ComponentResource):
         self.grafana = None
         self.grafana_url = None
         self.grafana_admin_password = None
-        # Alertmanager is not deployed on Swarm yet: the settings refuse alertmanager.enabled there.
         self.alertmanager = None
         self.alertmanager_url = None
+        if alertmanager_service.SERVICE.name in enabled:
+            self.services[alertmanager_service.SERVICE.name] = self._alertmanager()
         if grafana_service.SERVICE.name in enabled:
             self.services[grafana_service.SERVICE.name] = self._grafana(dashboards)
         if mongodb_exporter.JOB in enabled:
@@ -128,11 +132,16 @@ class SwarmMonitoringStack(pulumi.ComponentResource):
         if cadvisor.JOB in enabled:
             self.services[cadvisor.JOB] = self._cadvisor()
 
-        url = settings.published_url(settings.prometheus.port) if settings.swarm.publish else "(not published: swarm.publish is false)"
-        self.prometheus_url = pulumi.Output.from_input(url)
+        self.prometheus_url = self._url(settings.prometheus.port)
         self.network_name = monitoring.name
         self.app_network_name = app_network_name
-        self.register_outputs({"prometheus_url": self.prometheus_url, "network_name": self.network_name})
+        self.register_outputs({
+            "prometheus_url": self.prometheus_url,
+            "grafana_url": self.grafana_url,
+            "alertmanager_url": self.alertmanager_url,
+            "network_name": self.network_name,
+            "app_network_name": self.app_network_name,
+        })
 
     # --- one method per service ---------------------------------------------------------------
 
@@ -142,27 +151,30 @@ class SwarmMonitoringStack(pulumi.ComponentResource):
     def _opts(self) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self)
 
+    def _url(self, port: int) -> pulumi.Output[str]:
+        settings = self._settings
+        if not settings.swarm.publish:
+            return pulumi.Output.from_input("(not published: swarm.publish is false)")
+        return pulumi.Output.from_input(settings.published_url(port).replace("http://", f"{self._secrets.web.scheme}://", 1))
+
+    def _published(self, target: int, published: int) -> list[docker.ServiceEndpointSpecPortArgs]:
+        if not self._settings.swarm.publish:
+            return []
+        # Host mode: the port answers on the data node itself, not through the routing mesh.
+        return [docker.ServiceEndpointSpecPortArgs(target_port=target, published_port=published, publish_mode="host")]
+
+    def _files(self, service: str, files: list[File], *, uid: str, gid: str):
+        return swarm_files(
+            f"{self._name}-{service}", self._settings, service_name(self._settings, service), files, self._secret_key,
+            parent=self, uid=uid, gid=gid,
+        )
+
     def _prometheus(self, services, networks) -> docker.Service:
-        name, settings, prom = self._name, self._settings, self._settings.prometheus
-        svc = service_name(settings, prometheus_service.JOB)
-        config_text = to_yaml(render_swarm_prometheus_config(settings, networks, services))
-        configs = [swarm_config(f"{name}-prometheus-config", settings, f"{svc}-config", config_text, parent=self)]
-        files = [PROMETHEUS_CONFIG_FILE]
-        if prom.mode == "server":
-            rules_text = to_yaml(render_alert_rules(settings, services))
-            configs.append(swarm_config(f"{name}-prometheus-rules", settings, f"{svc}-rules", rules_text, parent=self))
-            files.append(PROMETHEUS_RULES_FILE)
-        secrets = []
-        for endpoint in settings.remote_write:
-            if endpoint.auth:
-                secret = swarm_secret(
-                    f"{name}-remote-write-{endpoint.name}", settings, f"{svc}-remote-write-{endpoint.name}",
-                    self._secrets.remote_write_credentials[endpoint.name], self._secret_key, parent=self,
-                )
-                secrets.append(docker.ServiceTaskSpecContainerSpecSecretArgs(
-                    secret_id=secret.id, secret_name=secret.name, file_name=credential_file(endpoint),
-                    file_uid=NOBODY, file_gid=NOBODY, file_mode=0o400,
-                ))
+        name, settings, secrets, prom = self._name, self._settings, self._secrets, self._settings.prometheus
+        config_text = to_yaml(render_swarm_prometheus_config(settings, networks, services, secrets.web))
+        rules_text = to_yaml(render_alert_rules(settings, services)) if prom.mode == "server" else ""
+        files = prometheus_files(settings, secrets, config_text, rules_text, secrets.remote_write_credentials)
+        configs, secret_files = self._files(prometheus_service.JOB, files, uid=NOBODY, gid=NOBODY)
         mounts = [_volume(settings.prometheus_volume, TSDB_PATH)]
         constraints = self._data_node()
         extra = {}
@@ -173,87 +185,68 @@ class SwarmMonitoringStack(pulumi.ComponentResource):
             extra["user"] = "root"
             # root without capabilities may not write the TSDB directory (owned by nobody).
             extra["cap_adds"] = ["DAC_OVERRIDE"]
-        ports = []
-        if settings.swarm.publish:
-            ports = [docker.ServiceEndpointSpecPortArgs(target_port=prometheus_service.PORT, published_port=prom.port, publish_mode="host")]
         return swarm_service(
             f"{name}-prometheus",
-            settings=settings, service=prometheus_service.JOB, name=svc, image=prom.image, memory_mb=prom.memory_mb,
-            parent=self, constraints=constraints, stop_first=True,
+            settings=settings, service=prometheus_service.JOB, name=service_name(settings, prometheus_service.JOB),
+            image=prom.image, memory_mb=prom.memory_mb, parent=self, constraints=constraints, stop_first=True,
             networks=[
                 docker.ServiceTaskSpecNetworksAdvancedArgs(name=self.monitoring_network, aliases=[prometheus_service.SERVICE.alias]),
                 docker.ServiceTaskSpecNetworksAdvancedArgs(name=self.app_network),
             ],
-            ports=ports,
-            healthcheck_url=f"http://127.0.0.1:{prometheus_service.PORT}/-/healthy",
-            args=prometheus_command(
-                image=prom.image, mode=prom.mode, config_file=PROMETHEUS_CONFIG_FILE, data_path=TSDB_PATH,
-                listen_address=f":{prometheus_service.PORT}", retention_time=prom.retention_time, retention_size=prom.retention_size,
-            ),
-            configs=[
-                docker.ServiceTaskSpecContainerSpecConfigArgs(
-                    config_id=config.id, config_name=config.name, file_name=path, file_uid=NOBODY, file_gid=NOBODY, file_mode=0o444
-                )
-                for config, path in zip(configs, files)
-            ],
-            secrets=secrets,
+            ports=self._published(prometheus_service.PORT, prom.port),
+            healthcheck=prometheus_healthcheck(secrets),
+            args=prometheus_command(settings) + web_config_flag(secrets, PROMETHEUS_CONFIG_DIR),
+            configs=configs,
+            secrets=secret_files,
             mounts=mounts,
             **extra,
         )
 
+    def _alertmanager(self) -> docker.Service:
+        settings, secrets, am = self._settings, self._secrets, self._settings.alertmanager
+        configs, secret_files = self._files(alertmanager_service.JOB, alertmanager_files(settings, secrets), uid=NOBODY, gid=NOBODY)
+        self.alertmanager = swarm_service(
+            f"{self._name}-alertmanager",
+            settings=settings, service=alertmanager_service.JOB, name=service_name(settings, alertmanager_service.JOB),
+            image=am.image, memory_mb=am.memory_mb, parent=self, constraints=self._data_node(), stop_first=True,
+            networks=[docker.ServiceTaskSpecNetworksAdvancedArgs(name=self.monitoring_network, aliases=[alertmanager_service.SERVICE.alias])],
+            ports=self._published(alertmanager_service.PORT, am.port),
+            healthcheck=alertmanager_healthcheck(secrets),
+            args=alertmanager_command(settings, secrets, external_url(settings, secrets.web.scheme)),
+            configs=configs,
+            secrets=secret_files,
+            mounts=[_volume(settings.alertmanager_volume, ALERTMANAGER_DATA_PATH)],
+            # Silences and the notification log are written to the volume when it stops.
+            stop_grace_period=f"{DESTROY_GRACE_SECONDS}s",
+        )
+        self.alertmanager_url = self._url(am.port)
+        return self.alertmanager
+
     def _grafana(self, dashboards: Mapping[str, str]) -> docker.Service:
-        name, settings, graf = self._name, self._settings, self._settings.grafana
-        svc = service_name(settings, grafana_service.SERVICE.name)
-        password = self._secrets.grafana_admin_password
+        name, settings, secrets, graf = self._name, self._settings, self._secrets, self._settings.grafana
+        password = secrets.grafana_admin_password
         if password is None:
             password = random.RandomPassword(f"{name}-grafana-admin-password", length=32, special=False, opts=self._opts()).result
         self.grafana_admin_password = pulumi.Output.secret(password)
-        files = {
-            GRAFANA_DATASOURCE_FILE: to_yaml(render_grafana_datasources(settings)),
-            GRAFANA_DASHBOARD_PROVIDER_FILE: to_yaml(render_grafana_dashboard_provider(settings)),
-            START_SCRIPT_FILE: render_grafana_start_script(ADMIN_PASSWORD_FILE),
-        }
-        for filename, text in sorted(dashboards.items()):
-            files[posixpath.join(grafana_service.DASHBOARDS_DIR, filename)] = text
-        configs = []
-        for path, text in sorted(files.items()):
-            # /etc/grafana/provisioning/datasources/monstack.yaml -> provisioning-datasources-monstack
-            stem = posixpath.splitext(path.removeprefix("/etc/grafana/"))[0].replace("/", "-").replace(".", "-")
-            config = swarm_config(f"{name}-grafana-{stem}", settings, f"{svc}-{stem}"[:48], text, parent=self)
-            configs.append(docker.ServiceTaskSpecContainerSpecConfigArgs(
-                config_id=config.id, config_name=config.name, file_name=path, file_mode=0o444
-            ))
-        secret = swarm_secret(f"{name}-grafana-admin-password-secret", settings, f"{svc}-admin-password",
-                              self.grafana_admin_password, self._secret_key, parent=self)
-        ports = []
-        if settings.swarm.publish:
-            ports = [docker.ServiceEndpointSpecPortArgs(target_port=grafana_service.PORT, published_port=graf.port, publish_mode="host")]
+        files = [File(path, text, secret=False) for path, text in sorted(grafana_config_files(settings, secrets, dashboards).items())]
+        files += grafana_secret_files(secrets, self.grafana_admin_password)
+        # grafana's uid in the official image; group root, as the image's files are.
+        configs, secret_files = self._files(grafana_service.SERVICE.name, files, uid="472", gid="0")
         self.grafana = swarm_service(
             f"{name}-grafana",
-            settings=settings, service=grafana_service.SERVICE.name, name=svc, image=graf.image, memory_mb=graf.memory_mb,
-            parent=self, constraints=self._data_node(), stop_first=True,
+            settings=settings, service=grafana_service.SERVICE.name, name=service_name(settings, grafana_service.SERVICE.name),
+            image=graf.image, memory_mb=graf.memory_mb, parent=self, constraints=self._data_node(), stop_first=True,
             networks=[docker.ServiceTaskSpecNetworksAdvancedArgs(name=self.monitoring_network, aliases=[grafana_service.SERVICE.alias])],
-            ports=ports,
-            healthcheck_url=f"http://127.0.0.1:{grafana_service.PORT}/api/health",
+            ports=self._published(grafana_service.PORT, graf.port),
+            healthcheck=url_healthcheck(f"http://127.0.0.1:{grafana_service.PORT}/api/health"),
+            # The admin password is applied at every start, not only when the database is created.
             commands=["/bin/sh", START_SCRIPT_FILE],
-            env={
-                "GF_SECURITY_ADMIN_USER": graf.admin_user,
-                "GF_SECURITY_ADMIN_PASSWORD__FILE": ADMIN_PASSWORD_FILE,
-                "GF_AUTH_ANONYMOUS_ENABLED": "false",
-                "GF_USERS_ALLOW_SIGN_UP": "false",
-                "GF_ANALYTICS_REPORTING_ENABLED": "false",
-                "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
-            },
+            env=grafana_environment(graf.admin_user),
             configs=configs,
-            secrets=[docker.ServiceTaskSpecContainerSpecSecretArgs(
-                secret_id=secret.id, secret_name=secret.name, file_name=ADMIN_PASSWORD_FILE, file_mode=0o400,
-                file_uid="472", file_gid="0",  # grafana's uid in the official image
-            )],
+            secrets=secret_files,
             mounts=[_volume(settings.grafana_volume, GRAFANA_DATA_PATH)],
         )
-        self.grafana_url = pulumi.Output.from_input(
-            settings.published_url(graf.port) if settings.swarm.publish else "(not published: swarm.publish is false)"
-        )
+        self.grafana_url = self._url(graf.port)
         return self.grafana
 
     def _mongodb_exporter(self) -> docker.Service:
@@ -281,7 +274,7 @@ class SwarmMonitoringStack(pulumi.ComponentResource):
             settings=settings, service=node_exporter.JOB, name=service_name(settings, node_exporter.JOB),
             image=node.image, memory_mb=node.memory_mb, parent=self, global_mode=True,
             networks=[docker.ServiceTaskSpecNetworksAdvancedArgs(name=self.monitoring_network)],
-            healthcheck_url=f"http://127.0.0.1:{node.port}/metrics",
+            healthcheck=url_healthcheck(f"http://127.0.0.1:{node.port}/metrics"),
             hostname=NODE_HOSTNAME,
             args=["--path.rootfs=/host", "--path.procfs=/host/proc", "--path.sysfs=/host/sys", f"--web.listen-address=:{node.port}"],
             mounts=[_bind("/", "/host", "rslave")],
@@ -294,7 +287,7 @@ class SwarmMonitoringStack(pulumi.ComponentResource):
             settings=settings, service=cadvisor.JOB, name=service_name(settings, cadvisor.JOB),
             image=settings.cadvisor.image, memory_mb=settings.cadvisor.memory_mb, parent=self, global_mode=True,
             networks=[docker.ServiceTaskSpecNetworksAdvancedArgs(name=self.monitoring_network)],
-            healthcheck_url=f"http://127.0.0.1:{cadvisor.PORT}/healthz",
+            healthcheck=url_healthcheck(f"http://127.0.0.1:{cadvisor.PORT}/healthz"),
             hostname=NODE_HOSTNAME,
             args=list(cadvisor.flags(settings.prometheus.scrape_interval)),
             mounts=[_bind(source, target) for source, target in _CADVISOR_BINDS],

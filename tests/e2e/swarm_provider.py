@@ -94,6 +94,8 @@ def service_spec(inputs: dict, harness_label: str) -> dict:
         "CapabilityAdd": cs.get("capAdds") or [],
         "ReadOnly": bool(cs.get("readOnly")),
     }
+    if cs.get("stopGracePeriod"):
+        container["StopGracePeriod"] = _duration_ns(cs["stopGracePeriod"])
     if cs.get("healthcheck"):
         hc = cs["healthcheck"]
         container["Healthcheck"] = {

@@ -8,8 +8,10 @@ First what the Swarm platform relies on: the worker joins, a global service runs
 node, an attachable overlay lets a plain container reach the tasks, `tasks.<service>` resolves to
 every task. Then the stack: the app is a `backend` service with three replicas on an attachable
 overlay network; `swarm.nodeNameLabels` is on, so every target carries its node's name (this mounts
-the manager's Docker socket in Prometheus; see README "Scaling out"); Prometheus is published in
-host mode on a free port (swarm.publish, bindAddress 0.0.0.0).
+the manager's Docker socket in Prometheus; see README "Scaling out"). Prometheus and Alertmanager
+require web auth (webPassword, delivered as Swarm secrets), as they must whenever they are published;
+nothing is published here (a published Swarm port answers on every address of this machine), so the
+tests ask Prometheus and Alertmanager from inside their own tasks.
 """
 
 from __future__ import annotations
@@ -26,13 +28,15 @@ import pytest
 
 import catalogue
 from backend_metrics.names import HTTP_REQUESTS_TOTAL
+from stack.webauth import basic_auth_header_value
 from tests.support.swarm_nodes import SwarmError, docker, swarm_nodes
 
 from . import harness
-from .conftest import HELPDESK_IMAGE, REPORT, free_port
+from .conftest import ENGINE_DIR, HELPDESK_IMAGE, REPORT, free_port
 
 PROMETHEUS_IMAGE = "monstack-local/prometheus:2.42.0"
 NODE_EXPORTER_IMAGE = "monstack-local/node-exporter:1.5.0"
+ALERTMANAGER_IMAGE = "monstack-local/alertmanager:0.25.0"
 APP_NETWORK = "monstack-e2e-app"
 BACKEND = "backend"
 REPLICAS = 3
@@ -41,7 +45,9 @@ NAME = "monstack-sw"
 # Remote write to an endpoint that does not exist: enough to deliver its credential as a Swarm
 # secret file (Prometheus just retries).
 RW_PASSWORD = "swarm-e2e-rw-pw-4b1f"
-SECRETS = {"remoteWriteCredentials": {"central": RW_PASSWORD}}
+WEB_PASSWORD = "swarm-e2e-web-" + os.urandom(6).hex()
+AUTHORIZATION = basic_auth_header_value("monstack", WEB_PASSWORD)
+SECRETS = {"remoteWriteCredentials": {"central": RW_PASSWORD}, "webPassword": WEB_PASSWORD}
 PROBE_OVERLAY = "monstack-e2e-overlay"
 PROBE_SERVICE = "monstack-e2e-node-exporter"
 
@@ -59,8 +65,7 @@ def swarm_config(port: int) -> dict:
         "monstack:backendTargets": [f"{BACKEND}:8000"],
         # The manager's socket: the test engine's (DOCKER_HOST when it names a unix socket).
         "monstack:swarm": {"nodeNameLabels": True, "dockerSocket": _engine_socket()},
-        # Not deployed on Swarm yet (the settings refuse it there).
-        "monstack:alertmanager": {"enabled": False},
+        "monstack:alertmanager": {"image": ALERTMANAGER_IMAGE, "memoryMb": 64},
         "monstack:prometheus": {"image": PROMETHEUS_IMAGE, "port": port, "scrapeInterval": "2s",
                                 "retentionTime": "1d", "retentionSize": "512MB", "memoryMb": 256},
         "monstack:grafana": {"enabled": False},
@@ -73,22 +78,30 @@ def swarm_config(port: int) -> dict:
     }
 
 
-# Swarm services publish no port (swarm.publish waits for web auth on Swarm): the tests ask
-# Prometheus from inside its own task container, on the manager, which is this engine.
-def _prometheus_task() -> str:
-    found = docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={NAME}-{catalogue.prometheus.JOB}",
+# Nothing is published: the tests ask Prometheus and Alertmanager from inside their own task
+# containers, on the manager (this engine), with the web password.
+def _task(service: str) -> str:
+    found = docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={NAME}-{service}",
                    "--filter", "status=running").split()
     if not found:
-        raise OSError("no running Prometheus task on the manager")
+        raise OSError(f"no running {service} task on the manager")
     return found[0]
 
 
-def _prometheus_get(path: str) -> str:
+def _prometheus_task() -> str:
+    return _task(catalogue.prometheus.JOB)
+
+
+def task_get(service: str, port: int, path: str, *, authorization: str | None = AUTHORIZATION) -> str:
+    header = ["--header", f"Authorization: {authorization}"] if authorization else []
     try:
-        return docker("exec", _prometheus_task(), "wget", "-q", "-O", "-", f"http://127.0.0.1:{catalogue.prometheus.PORT}{path}",
-                      timeout=30)
+        return docker("exec", _task(service), "wget", "-q", "-O", "-", *header, f"http://127.0.0.1:{port}{path}", timeout=30)
     except SwarmError as err:
         raise OSError(str(err)) from None
+
+
+def _prometheus_get(path: str) -> str:
+    return task_get(catalogue.prometheus.JOB, catalogue.prometheus.PORT, path)
 
 
 def prometheus_api(url: str, path: str, **params) -> dict:
@@ -124,6 +137,7 @@ def wait_for(what: str, predicate, timeout: float = 120, interval: float = 1):
 @pytest.fixture(scope="module")
 def swarm(engine, images):
     started = time.monotonic()
+    # Alertmanager runs on the data node (the manager): the worker needs only the others.
     with swarm_nodes(images=[PROMETHEUS_IMAGE, NODE_EXPORTER_IMAGE, HELPDESK_IMAGE]) as nodes:
         REPORT["note:swarm-nodes"] = f"two-node swarm (manager + DinD worker, 3 images loaded): {time.monotonic() - started:.0f}s"
         yield nodes
@@ -152,12 +166,13 @@ def deployed(swarm, tmp_path_factory):
         docker("service", "rm", BACKEND, check=False)
         # Swarm volumes are made by the engine where a task runs (the stack declares none on
         # Swarm): remove the data node's once its task containers are gone.
-        for _ in range(30):
-            if subprocess.run(["docker", "volume", "rm", f"{NAME}-prometheus-data"], capture_output=True).returncode == 0:
-                break
-            if not docker("volume", "ls", "-q", "--filter", f"name={NAME}-prometheus-data").strip():
-                break
-            time.sleep(1)
+        for volume in (f"{NAME}-prometheus-data", f"{NAME}-alertmanager-data"):
+            for _ in range(30):
+                if subprocess.run(["docker", "volume", "rm", volume], capture_output=True).returncode == 0:
+                    break
+                if not docker("volume", "ls", "-q", "--filter", f"name={volume}").strip():
+                    break
+                time.sleep(1)
         docker("network", "rm", APP_NETWORK, check=False)
 
 
@@ -283,7 +298,7 @@ def test_data_survives_a_service_update_and_a_redeploy(deployed):
     config = swarm_config(deployed["config"]["monstack:prometheus"]["port"])
     config["monstack:prometheus"] = {**config["monstack:prometheus"], "scrapeInterval": "3s"}
     result = harness.deploy(config, secrets=SECRETS, state_dir=deployed["state_dir"])
-    assert {a["name"] for a in result.changed} >= {"monstack-prometheus", "monstack-prometheus-config"}, result.changed
+    assert {a["name"] for a in result.changed} >= {"monstack-prometheus", "monstack-prometheus-prometheus"}, result.changed
     time.sleep(5)
     wait_ready(url, timeout=180)
     assert prometheus_api(url, "query", query='up{job="prometheus"}', time=f"{marked:.3f}")["result"]
@@ -321,5 +336,72 @@ def test_the_remote_write_credential_is_a_swarm_secret_file(deployed):
     assert docker("exec", task[0], "cat", "/etc/prometheus/secrets/remote-write-central") == RW_PASSWORD
     assert RW_PASSWORD not in docker("service", "inspect", f"{NAME}-prometheus")
     assert RW_PASSWORD not in docker("inspect", task[0])
-    names = docker("secret", "ls", "--format", "{{.Name}}").split()
-    assert [n for n in names if n.startswith(f"{NAME}-prometheus-remote-write-central-")], names
+    spec = json.loads(docker("service", "inspect", f"{NAME}-prometheus"))[0]["Spec"]["TaskTemplate"]["ContainerSpec"]
+    mounted = {ref["File"]["Name"]: ref["SecretName"] for ref in spec["Secrets"]}
+    name = mounted["/etc/prometheus/secrets/remote-write-central"]
+    assert name in docker("secret", "ls", "--format", "{{.Name}}").split()
+    assert name.startswith(f"{NAME}-prometheus-secrets-remote-write-central-") and len(name) <= 64, name
+
+
+def test_web_auth_guards_prometheus_and_alertmanager(deployed):
+    am_port = catalogue.alertmanager.PORT
+    for service, port in ((catalogue.prometheus.JOB, catalogue.prometheus.PORT), (catalogue.alertmanager.JOB, am_port)):
+        with pytest.raises(OSError, match="401"):
+            task_get(service, port, "/api/v1/status/buildinfo" if port != am_port else "/api/v2/status", authorization=None)
+        with pytest.raises(OSError, match="401"):
+            task_get(service, port, "/-/healthy", authorization=basic_auth_header_value("monstack", "not-the-password"))
+        assert task_get(service, port, "/-/healthy") is not None
+        # The password is a Swarm secret file: not in the service, not in its task's container.
+        assert WEB_PASSWORD not in docker("service", "inspect", f"{NAME}-{service}")
+        assert WEB_PASSWORD not in docker("inspect", _task(service))
+        health = json.loads(docker("inspect", "--format", "{{json .State.Health}}", _task(service)))
+        assert health["Status"] == "healthy", "the healthcheck logs in with the header file"
+
+
+def test_prometheus_scrapes_itself_and_alertmanager_and_sends_alerts_to_it(deployed):
+    url = deployed["url"]
+    for job in (catalogue.prometheus.JOB, catalogue.alertmanager.JOB):
+        wait_for(f"the {job} target up through web auth",
+                 lambda: (t := up_targets(url, job)) and all(x["health"] == "up" for x in t) and t, timeout=120)
+    # Watchdog always fires: it reaches Alertmanager through the alerting section (basic auth,
+    # the alias on the monitoring overlay).
+    watchdog = catalogue.prometheus.WATCHDOG
+    alerts = wait_for(
+        "Watchdog in Alertmanager",
+        lambda: [a for a in json.loads(task_get(catalogue.alertmanager.JOB, catalogue.alertmanager.PORT, "/api/v2/alerts"))
+                 if a["labels"]["alertname"] == watchdog],
+        timeout=120, interval=2,
+    )
+    assert alerts[0]["labels"]["monstack"] == NAME, "sent with the stack's external labels"
+
+
+def _restart_manager_engine() -> None:
+    proc = subprocess.run([str(harness.REPO / "scripts" / "docker-engine"), "restart", str(ENGINE_DIR)], capture_output=True, text=True)
+    if proc.returncode == 3:
+        reason = f"the data node's engine was not started by scripts/docker-engine here: {proc.stderr.strip()}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_data_survives_a_restart_of_the_data_node(deployed):
+    """The data node (the manager, this engine) restarts as on a reboot: dockerd stops, every task
+    container on it stops (the worker's engine too: it runs in a container here), dockerd starts.
+    Swarm starts Prometheus and Alertmanager again on the data node with the same volumes."""
+    nodes, url = deployed["nodes"], deployed["url"]
+    wait_for("a sample", lambda: prometheus_api(url, "query", query='up{job="prometheus"}')["result"])
+    marked = time.time()
+    time.sleep(3)
+    before = {service: _task(service) for service in (catalogue.prometheus.JOB, catalogue.alertmanager.JOB)}
+    _restart_manager_engine()
+    nodes.start_worker()
+    wait_ready(url, timeout=240)
+    assert _task(catalogue.prometheus.JOB) != before[catalogue.prometheus.JOB], "a new task after the restart"
+    old = prometheus_api(url, "query", query='up{job="prometheus"}', time=f"{marked:.3f}")["result"]
+    assert old, "a sample from before the data node's restart is still there"
+    wait_for("Alertmanager back", lambda: task_get(catalogue.alertmanager.JOB, catalogue.alertmanager.PORT, "/-/healthy") is not None,
+             timeout=120)
+    # What the program declares is unchanged by a restart.
+    result = harness.deploy(deployed["config"], secrets=SECRETS, state_dir=deployed["state_dir"])
+    assert result.changed == [], result.changed

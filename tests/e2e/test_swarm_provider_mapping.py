@@ -35,5 +35,7 @@ def test_service_specs_carry_mode_placement_files_and_durations():
     assert all(c["ConfigName"].startswith("monstack-swarm-prometheus-") and c["File"]["Mode"] == 0o444 for c in files.values())
     grafana = specs["monstack-swarm-grafana"]["TaskTemplate"]["ContainerSpec"]
     assert [s["File"]["Name"] for s in grafana["Secrets"]] == ["/run/secrets/grafana-admin-password"]
+    alertmanager = specs["monstack-swarm-alertmanager"]["TaskTemplate"]["ContainerSpec"]
+    assert alertmanager["StopGracePeriod"] == 30 * 10**9
     assert all(spec["Labels"]["monstack.e2e"] == "1" for spec in specs.values())
     assert all(spec["TaskTemplate"]["ContainerSpec"]["CapabilityDrop"] == ["ALL"] for spec in specs.values())

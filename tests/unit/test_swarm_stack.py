@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from catalogue import cadvisor, grafana, mongodb_exporter, node_exporter, prometheus
+from catalogue import alertmanager, cadvisor, grafana, mongodb_exporter, node_exporter, prometheus
 from stack.config import ConfigError, settings_from_mapping
 from stack.render import to_yaml
 from stack.swarm.render import render_swarm_prometheus_config
@@ -21,6 +21,7 @@ SWARM_CONFIG = yaml.safe_load((PROJECT_ROOT / "Pulumi.swarm.yaml").read_text())[
 MONGODB_URI = "mongodb://exporter:swarm-uri-pw-51c2@mongo:27017/admin"
 ADMIN_PASSWORD = "swarm-grafana-pw-8e0d"
 RW_SECRET = "swarm-rw-token-77aa"
+WEB_PASSWORD = "swarm-web-pw-3c9e1f"
 
 
 def deploy(overrides=None, secrets=None):
@@ -39,7 +40,9 @@ def services(deployment):
 
 
 def test_pulumi_swarm_yaml_declares_every_service_and_no_container(swarm):
-    assert set(services(swarm)) == {prometheus.JOB, grafana.SERVICE.name, mongodb_exporter.JOB, node_exporter.JOB, cadvisor.JOB}
+    assert set(services(swarm)) == {
+        prometheus.JOB, grafana.SERVICE.name, alertmanager.JOB, mongodb_exporter.JOB, node_exporter.JOB, cadvisor.JOB,
+    }
     assert swarm.containers == {}, "the swarm platform declares services, not containers"
 
 
@@ -51,7 +54,7 @@ def test_exporters_run_in_global_mode_on_every_node(swarm, name):
     assert service.inputs["taskSpec"]["containerSpec"]["hostname"] == "{{.Node.Hostname}}"
 
 
-@pytest.mark.parametrize("name", [prometheus.JOB, grafana.SERVICE.name])
+@pytest.mark.parametrize("name", [prometheus.JOB, grafana.SERVICE.name, alertmanager.JOB])
 def test_stateful_services_run_once_on_the_data_node_with_their_volume(swarm, name):
     service = services(swarm)[name]
     assert service.inputs["mode"] == {"replicated": {"replicas": 1}}
@@ -64,25 +67,103 @@ def test_stateful_services_run_once_on_the_data_node_with_their_volume(swarm, na
 def test_nothing_is_published_by_default_and_exporters_never(swarm):
     for name, service in services(swarm).items():
         assert service.inputs["endpointSpec"] == {"mode": "dnsrr"}, name
-    # Publishing would answer on every address of the node without web auth, which Swarm
-    # services do not get yet: refused at preview, naming the setting.
-    with pytest.raises(ConfigError, match="monstack:swarm.publish: not available yet"):
+    assert swarm.outputs["prometheus_url"].startswith("(not published")
+
+
+def test_publishing_requires_web_auth_naming_the_key():
+    # A published Swarm port answers on every address of the node: not without a password.
+    with pytest.raises(ConfigError, match="monstack:webPassword: required because monstack:swarm.publish is true"):
         deploy({"swarm": {"publish": True}, "bindAddress": "0.0.0.0"})
 
 
-def test_alertmanager_is_refused_on_swarm_until_it_is_deployed_there():
-    with pytest.raises(ConfigError, match="monstack:alertmanager.enabled: Alertmanager is not deployed on platform swarm"):
-        settings_from_mapping({"platform": "swarm"})
+def published(overrides=None):
+    secrets = {"mongodbUri": MONGODB_URI, "grafanaAdminPassword": ADMIN_PASSWORD, "webPassword": WEB_PASSWORD}
+    return deploy({"swarm": {"publish": True}, "bindAddress": "0.0.0.0", **(overrides or {})}, secrets=secrets)
+
+
+def test_published_services_are_prometheus_grafana_and_alertmanager_in_host_mode():
+    deployment = published()
+    ports = {
+        name: [(p["targetPort"], p["publishedPort"], p["publishMode"]) for p in s.inputs["endpointSpec"].get("ports", [])]
+        for name, s in services(deployment).items()
+    }
+    assert ports == {
+        prometheus.JOB: [(prometheus.PORT, 9090, "host")],
+        grafana.SERVICE.name: [(grafana.PORT, 3000, "host")],
+        alertmanager.JOB: [(alertmanager.PORT, 9093, "host")],
+        mongodb_exporter.JOB: [], node_exporter.JOB: [], cadvisor.JOB: [],
+    }
+    assert deployment.outputs["prometheus_url"] == "http://0.0.0.0:9090"
+    assert deployment.outputs["alertmanager_url"] == "http://0.0.0.0:9093"
+
+
+def _files(deployment, service):
+    """path -> (kind, resource) of every config and secret a service mounts."""
+    spec = services(deployment)[service].inputs["taskSpec"]["containerSpec"]
+    by_id = {r.inputs["name"]: r for r in deployment.resources if r.typ in (CONFIG, SECRET)}
+    files = {}
+    for kind, refs in (("config", spec.get("configs", [])), ("secret", spec.get("secrets", []))):
+        for ref in refs:
+            files[ref["fileName"]] = (kind, ref, by_id[ref[f"{kind}Name"]])
+    return files
+
+
+CONFIG, SECRET = "docker:index/serviceConfig:ServiceConfig", "docker:index/secret:Secret"
+
+
+def test_web_auth_reaches_swarm_services_as_secret_files():
+    deployment = published()
+    prom, am = _files(deployment, prometheus.JOB), _files(deployment, alertmanager.JOB)
+    for files, config_dir in ((prom, "/etc/prometheus"), (am, "/etc/alertmanager")):
+        kind, ref, resource = files[f"{config_dir}/web.yml"]
+        assert kind == "secret" and ref["fileMode"] == 0o400 and ref["fileUid"] == "65534"
+        web_config = yaml.safe_load(base64.b64decode(resource.inputs["data"]))
+        assert web_config["basic_auth_users"]["monstack"].startswith("$2b$"), "a bcrypt hash, never the password"
+        assert files[f"{config_dir}/secrets/web-authorization"][0] == "secret"
+    # Prometheus logs in to itself and to Alertmanager with the password file.
+    assert prom["/etc/prometheus/secrets/web-password"][0] == "secret"
+    assert base64.b64decode(prom["/etc/prometheus/secrets/web-password"][2].inputs["data"]).decode() == WEB_PASSWORD
+    config = yaml.safe_load(base64.b64decode(prom["/etc/prometheus/prometheus.yml"][2].inputs["data"]))
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    for job in (prometheus.JOB, alertmanager.JOB):
+        assert jobs[job]["basic_auth"] == {"username": "monstack", "password_file": "/etc/prometheus/secrets/web-password"}
+    assert config["alerting"]["alertmanagers"][0]["basic_auth"]["password_file"] == "/etc/prometheus/secrets/web-password"
+    # Grafana's datasources log in too, with its own copy of the password.
+    graf = _files(deployment, grafana.SERVICE.name)
+    assert graf["/etc/grafana/monstack/secrets/web-password"][0] == "secret"
+    # Both servers are started with the web config and check their health with the credentials.
+    for name, config_dir in ((prometheus.JOB, "/etc/prometheus"), (alertmanager.JOB, "/etc/alertmanager")):
+        spec = services(deployment)[name].inputs["taskSpec"]["containerSpec"]
+        assert f"--web.config.file={config_dir}/web.yml" in spec["args"]
+        assert f"{config_dir}/secrets/web-authorization" in " ".join(spec["healthcheck"]["tests"])
+    plain = repr([(r.inputs, r.typ) for r in deployment.resources if r.typ != SECRET])
+    assert WEB_PASSWORD not in plain
+
+
+def test_alertmanager_on_swarm_reads_the_same_files_as_on_one_engine():
+    receivers = [{"name": "team", "type": "webhook", "url": "https://hooks.example/alerts", "credential": "bearer"}]
+    deployment = deploy(
+        {"alertmanager": {"enabled": True, "receivers": receivers, "route": {"critical": ["team"]}}},
+        secrets={"mongodbUri": MONGODB_URI, "alertmanagerSecrets": {"team": "receiver-token-9d2a"}},
+    )
+    files = _files(deployment, alertmanager.JOB)
+    assert files["/etc/alertmanager/alertmanager.yml"][0] == "config"
+    kind, ref, secret = files["/etc/alertmanager/secrets/receiver-team"]
+    assert kind == "secret" and base64.b64decode(secret.inputs["data"]).decode() == "receiver-token-9d2a"
+    spec = services(deployment)[alertmanager.JOB].inputs["taskSpec"]["containerSpec"]
+    assert spec["stopGracePeriod"] == "30s", "silences are written when it stops"
+    assert "--cluster.listen-address=" in spec["args"]
+    assert "receiver-token-9d2a" not in repr([(r.inputs, r.typ) for r in deployment.resources if r.typ != SECRET])
 
 
 def test_publishing_needs_an_explicit_bind_address():
     with pytest.raises(ConfigError, match="swarm.publish: Swarm publishes a port on every address"):
-        settings_from_mapping({"platform": "swarm", "swarm": {"publish": True}, "alertmanager": {"enabled": False}})
+        settings_from_mapping({"platform": "swarm", "swarm": {"publish": True}})
 
 
 def test_secrets_are_never_plain_text(swarm):
     secrets = swarm.of_type("docker:index/secret:Secret")
-    assert [s.name for s in secrets] == ["monstack-grafana-admin-password-secret"]
+    assert [s.name for s in secrets] == ["monstack-grafana-grafana-admin-password"]
     assert "data" in secrets[0].secret_inputs
     assert base64.b64decode(secrets[0].inputs["data"]).decode() == ADMIN_PASSWORD
     assert ADMIN_PASSWORD not in secrets[0].inputs["name"]
@@ -104,8 +185,8 @@ def test_configs_are_named_by_content_so_a_change_rolls_the_service(swarm):
     assert len({c.inputs["name"] for c in configs}) == len(configs)
     before = {c.name: c.inputs["name"] for c in configs}
     after = {c.name: c.inputs["name"] for c in deploy({"prometheus": {**SWARM_CONFIG["monstack:prometheus"], "scrapeInterval": "30s"}}).of_type("docker:index/serviceConfig:ServiceConfig")}
-    assert before["monstack-prometheus-config"] != after["monstack-prometheus-config"]
-    assert before["monstack-prometheus-rules"] == after["monstack-prometheus-rules"]
+    assert before["monstack-prometheus-prometheus"] != after["monstack-prometheus-prometheus"]
+    assert before["monstack-prometheus-monstack-rules"] == after["monstack-prometheus-monstack-rules"]
 
 
 def test_every_service_drops_capabilities_and_has_a_memory_limit(swarm):
@@ -121,7 +202,7 @@ def test_prometheus_finds_tasks_by_dns_without_the_docker_socket(swarm):
     assert "user" not in spec
     config = yaml.safe_load(next(
         base64.b64decode(c.inputs["data"]).decode() for c in swarm.of_type("docker:index/serviceConfig:ServiceConfig")
-        if c.name == "monstack-prometheus-config"
+        if c.name == "monstack-prometheus-prometheus"
     ))
     names = {job["job_name"]: [n for sd in job.get("dns_sd_configs", []) for n in sd["names"]] for job in config["scrape_configs"]}
     assert names[node_exporter.JOB] == ["tasks.monstack-swarm-node-exporter"]
@@ -164,9 +245,21 @@ def test_remote_write_credentials_are_swarm_secrets_on_swarm():
 @pytest.mark.parametrize("node_name_labels", [False, True])
 def test_swarm_prometheus_config_passes_promtool(tmp_path, node_name_labels):
     settings = settings_from_mapping(
-        {"platform": "swarm", "swarm": {"nodeNameLabels": node_name_labels}, "alertmanager": {"enabled": False}}
+        {"platform": "swarm", "swarm": {"nodeNameLabels": node_name_labels}}
     )
     path = tmp_path / "prometheus.yml"
     path.write_text(to_yaml(render_swarm_prometheus_config(settings, ["monstack-monitoring", "monstack-app"])))
     result = subprocess.run([require_binary("promtool"), "check", "config", "--syntax-only", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_swarm_object_names_stay_within_dockers_64_characters_and_distinct():
+    from stack.swarm.resources import config_name, secret_name
+
+    long_a = "monstack-a-very-long-stack-name-prometheus-secrets-remote-write-central-eu"
+    long_b = long_a[:-2] + "us"
+    names = {config_name(long_a, "same text"), config_name(long_b, "same text"),
+             secret_name(long_a, "00" * 16, "same value"), secret_name(long_b, "00" * 16, "same value")}
+    assert len(names) == 4, "two long prefixes that share their head must not share a name"
+    assert all(len(n) <= 64 for n in names), names
+    assert config_name("short", "x").startswith("short-")
