@@ -43,6 +43,7 @@ __all__ = [
     "LABEL_DEVICE",
     "LABEL_FSTYPE",
     "LABEL_MOUNTPOINT",
+    "LABEL_NODENAME",
     "MODE_IDLE",
     "PSEUDO_FILESYSTEMS",
     "LOOPBACK_DEVICE",
@@ -73,14 +74,17 @@ DISK_IO_TIME_SECONDS_TOTAL = "node_disk_io_time_seconds_total"
 # netdev collector: counters {device}
 NETWORK_RECEIVE_BYTES_TOTAL = "node_network_receive_bytes_total"
 NETWORK_TRANSMIT_BYTES_TOTAL = "node_network_transmit_bytes_total"
-# uname collector: one series per host, used to list instances
-UNAME_INFO = "node_uname_info"
+# uname collector: one series per host, used to list nodes and their instances
+UNAME_INFO = "node_uname_info"  # gauge 1 {nodename, release, ...}
 
 LABEL_CPU = "cpu"
 LABEL_MODE = "mode"
 LABEL_DEVICE = "device"
 LABEL_FSTYPE = "fstype"
 LABEL_MOUNTPOINT = "mountpoint"
+# node_uname_info: the host name as uname(2) gives it. On Swarm node exporter runs with hostname
+# {{.Node.Hostname}}, so this names the node even where no target carries a node label.
+LABEL_NODENAME = "nodename"
 
 MODE_IDLE = "idle"
 # Filesystems that are not disks (kept out of "disk space"); a regex alternation.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from catalogue import cadvisor as ca
 from catalogue.promql import aggregate, eq, rate, re, selector, var
+from catalogue.service import NODE_LABEL
 from grafanalib import formatunits as units
 
 from .panels import Query, Row, dashboard, query_variable, stat, timeseries
@@ -14,8 +15,13 @@ UID = "monstack-containers"
 TITLE = "Containers"
 FILENAME = "containers.json"
 
-# "All" is ".+": the root cgroup (no name label) and other unnamed cgroups stay out.
-_SELECTED = (eq("job", var("job")), re("instance", var("instance")), re(ca.LABEL_NAME, var("container")))
+# $container's "All" is ".+": the root cgroup (no name label) and other unnamed cgroups stay out.
+# $node's "All" is ".*": only Swarm service discovery (swarm.nodeNameLabels) gives targets a node
+# label, and node=~".*" also matches a series without one (one engine, Swarm with DNS discovery).
+_JOB = eq("job", var("job"))
+_NODE = re(NODE_LABEL, var("node"))
+_INSTANCE = re("instance", var("instance"))
+_SELECTED = (_JOB, _NODE, _INSTANCE, re(ca.LABEL_NAME, var("container")))
 _BY_CONTAINER = (ca.LABEL_NAME,)
 _LEGEND = "{{%s}}" % ca.LABEL_NAME
 
@@ -69,9 +75,10 @@ def build():
         variables=[
             query_variable("job", "Job", f"label_values({ca.LAST_SEEN}, job)", default=ca.JOB,
                            include_all=False, multi=False),
-            query_variable("instance", "Instance", f'label_values({ca.LAST_SEEN}{{job="$job"}}, instance)'),
+            query_variable("node", "Node", f"label_values({selector(ca.LAST_SEEN, _JOB)}, {NODE_LABEL})", all_value=".*"),
+            query_variable("instance", "Instance", f"label_values({selector(ca.LAST_SEEN, _JOB, _NODE)}, instance)"),
             query_variable("container", "Container",
-                           f'label_values({ca.LAST_SEEN}{{job="$job", instance=~"$instance"}}, {ca.LABEL_NAME})'),
+                           f"label_values({selector(ca.LAST_SEEN, _JOB, _NODE, _INSTANCE)}, {ca.LABEL_NAME})"),
         ],
         rows=[overview, cpu_memory, io],
     )

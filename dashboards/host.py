@@ -14,6 +14,9 @@ UID = "monstack-host"
 TITLE = "Host"
 FILENAME = "host.json"
 
+# Panels filter on instance; the node picker reaches them through the hidden $instance variable,
+# which lists the instances whose node_uname_info names a selected node. That works wherever node
+# exporter runs: one engine, Swarm with DNS discovery (no node target label), Swarm service discovery.
 _TARGET = (eq("job", var("job")), re("instance", var("instance")))
 _REAL_FS = (*_TARGET, nre(ne.LABEL_FSTYPE, ne.PSEUDO_FILESYSTEMS))
 
@@ -97,7 +100,13 @@ def build():
         variables=[
             query_variable("job", "Job", f"label_values({ne.UNAME_INFO}, job)", default=ne.JOB,
                            include_all=False, multi=False),
-            query_variable("instance", "Instance", f'label_values({ne.UNAME_INFO}{{job="$job"}}, instance)'),
+            query_variable("node", "Node", f"label_values({selector(ne.UNAME_INFO, eq('job', var('job')))}, "
+                                           f"{ne.LABEL_NODENAME})"),
+            # "All" here is the alternation of the instances listed, not ".+": with one node picked,
+            # "All" must mean that node's instances only.
+            query_variable("instance", "Instance",
+                           f"label_values({selector(ne.UNAME_INFO, eq('job', var('job')), re(ne.LABEL_NODENAME, var('node')))}, "
+                           "instance)", all_value=None, hidden=True),
         ],
         rows=[overview, cpu, memory, disk, network],
     )

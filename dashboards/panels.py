@@ -115,8 +115,14 @@ def query_variable(
     include_all: bool = True,
     multi: bool = True,
     all_value: str | None = ".+",
+    hidden: bool = False,
 ) -> g.Template:
-    """A template variable filled from ``label_values(...)``; "All" matches every non-empty value."""
+    """A template variable filled from ``label_values(...)``; "All" matches every non-empty value.
+
+    ``all_value=None`` makes "All" Grafana's own: the alternation of the values the query listed
+    (what a variable chained on another one needs, so that "All" means all of *those*).
+    ``hidden`` keeps the variable off the dashboard's header (it still takes ``var-<name>`` in a URL).
+    """
     return g.Template(
         name=name,
         label=label,
@@ -128,6 +134,7 @@ def query_variable(
         allValue=all_value if include_all else None,
         refresh=g.REFRESH_ON_TIME_RANGE_CHANGE,
         sort=g.SORT_ALPHA_ASC,
+        hide=g.HIDE_VARIABLE if hidden else g.SHOW,
     )
 
 

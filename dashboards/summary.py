@@ -30,7 +30,11 @@ def render_summary(doc: dict[str, Any], filename: str) -> str:
     ]
     for variable in doc.get("templating", {}).get("list", []):
         default = variable.get("current", {}).get("value")
-        extra = f", All = `{variable['allValue']}`" if variable.get("includeAll") else ""
+        extra = ""
+        if variable.get("includeAll"):
+            extra = f", All = `{variable['allValue']}`" if variable.get("allValue") is not None else ", All = every value listed"
+        if variable.get("hide") == 2:
+            extra += ", hidden"
         lines.append(f"- `${variable['name']}` ({variable.get('label')}): `{variable['query']}`; default `{default}`{extra}")
     lines.append("")
     for panel in doc["panels"]:

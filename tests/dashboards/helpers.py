@@ -3,9 +3,11 @@ exposition parsing, the metric contract check, and OpenMetrics backfill input fr
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,20 +17,25 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import dashboards
 from dashboards.adapter import iter_panels
+from catalogue.service import NODE_LABEL
+from tests.support.live import Prometheus, run_prometheus
 from tests.support.promql_refs import (
     Grouping,
     References,
     parse_grafana_expr,
     parse_label_values_query,
     parse_references,
+    split_label_values_query,
 )
+from tests.support.tools import require_binary
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CADVISOR_FIXTURE = FIXTURES / "cadvisor-v0.60.5.prom"
 MONGODB_EXPORTER_FIXTURE = FIXTURES / "mongodb_exporter-0.47.1.prom"
 
-# Labels Prometheus attaches to every scraped series; they are not in an exporter's output.
-TARGET_LABELS = frozenset({"job", "instance"})
+# Labels Prometheus attaches to scraped series; they are not in an exporter's output. `node` is on
+# every target only with Swarm service discovery (swarm.nodeNameLabels).
+TARGET_LABELS = frozenset({"job", "instance", NODE_LABEL})
 
 
 @dataclass(frozen=True)
@@ -60,16 +67,68 @@ def variable_queries(doc: dict[str, Any]) -> list[tuple[str, str]]:
     return [(v["name"], v["query"]) for v in doc["templating"]["list"] if v["type"] == "query"]
 
 
-def substitutions(doc: dict[str, Any], rate_interval: str) -> dict[str, str]:
-    """Values for a dashboard's variables as a user would leave them: the default job, "All" elsewhere."""
+# What a variable's query lists: (series selector, label) -> label values.
+ListValues = Callable[[str, str], list[str]]
+
+
+def grafana_regex(values: Iterable[str]) -> str:
+    """Several values of a multi-value variable as Grafana's Prometheus data source writes them into a
+    query: each regex-escaped (the backslash doubled for the PromQL string), one value alone, more
+    as ``(a|b)``."""
+    def escape(value: str) -> str:
+        value = value.replace("\\", "\\\\\\\\")
+        return re.sub(r"[$^*{}\[\]'+?.()|]", lambda m: "\\\\" + m.group(), value)
+
+    escaped = [escape(v) for v in values]
+    return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
+
+
+def substitutions(
+    doc: dict[str, Any],
+    rate_interval: str,
+    *,
+    chosen: Mapping[str, list[str]] | None = None,
+    list_values: ListValues | None = None,
+) -> dict[str, str]:
+    """Values for a dashboard's variables, in dashboard order as Grafana resolves them: `chosen`
+    values where given, else the default job and "All".
+
+    "All" is the variable's allValue. A variable without one (a chained variable such as the Host
+    dashboard's hidden $instance) gets Grafana's own "All": the alternation of what its query lists
+    with the earlier variables substituted, which `list_values` (a real Prometheus) answers; without
+    it ``.+`` stands in, which is enough to parse an expression but not to check a selection."""
     values = {"__rate_interval": rate_interval, "__interval": rate_interval, "__range": "1h"}
+    chosen = chosen or {}
     for variable in doc["templating"]["list"]:
-        if variable.get("includeAll"):
-            values[variable["name"]] = variable["allValue"]
+        name = variable["name"]
+        if name in chosen:
+            picked = chosen[name]
+            values[name] = grafana_regex(picked) if variable.get("multi") or variable.get("includeAll") else picked[0]
+        elif variable.get("includeAll"):
+            if variable.get("allValue") is not None:
+                values[name] = variable["allValue"]
+            elif list_values is None:
+                values[name] = ".+"
+            else:
+                selector, label = split_label_values_query(substitute(variable["query"], values))
+                values[name] = grafana_regex(list_values(selector, label))
         else:
             current = variable["current"]["value"]
-            values[variable["name"]] = current[0] if isinstance(current, list) else current
+            values[name] = current[0] if isinstance(current, list) else current
     return values
+
+
+def label_values_of(prometheus: Prometheus, at: float | None = None) -> ListValues:
+    """`ListValues` answered by `prometheus` (at time `at`, else now), as Grafana's ``label_values``:
+    the label's distinct non-empty values on the selected series, sorted."""
+    def list_values(selector: str, label: str) -> list[str]:
+        params = {"query": f"count by ({label}) ({selector})"}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        data = prometheus.api("query", **params)
+        return sorted({sample["metric"].get(label, "") for sample in data["result"]} - {""})
+
+    return list_values
 
 
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -174,14 +233,20 @@ def _om_labels(labels: dict[str, str]) -> str:
     return "{" + ",".join(f'{k}="{esc(v)}"' for k, v in sorted(labels.items())) + "}"
 
 
-def openmetrics_backfill(text: str, *, job: str, instance: str, end: float, scrapes: int = 20, interval: float = 15.0) -> str:
+def openmetrics_backfill(text: str, *, job: str, instance: str, end: float, scrapes: int = 20, interval: float = 15.0,
+                         target_labels: Mapping[str, str] | None = None, families: Collection[str] | None = None) -> str:
     """OpenMetrics input for ``promtool tsdb create-blocks-from openmetrics``: `scrapes` samples per
     series, `interval` seconds apart, the last at `end`; gauges stay constant, every other value
-    (counters and the exporters' untyped cumulative values) grows so that rate() sees movement."""
+    (counters and the exporters' untyped cumulative values) grows so that rate() sees movement.
+    `target_labels` are put on every series beside job and instance (as a scrape's target labels
+    are); `families`, when given, keeps only the samples of those names."""
     lines = []
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
+            if families is not None and sample.name not in families:
+                continue
             labels = {k: v for k, v in sample.labels.items() if v != ""}
+            labels.update(target_labels or {})
             labels.update(job=job, instance=instance)
             rendered = sample.name + _om_labels(labels)
             step = 0.0 if family.type == "gauge" else max(abs(sample.value) * 0.002, 1.0)
@@ -190,6 +255,26 @@ def openmetrics_backfill(text: str, *, job: str, instance: str, end: float, scra
                 lines.append(f"{rendered} {_om_value(sample.value + k * step)} {ts:.3f}")
     lines.append("# EOF")
     return "\n".join(lines) + "\n"
+
+
+def join_openmetrics(*texts: str) -> str:
+    """Several `openmetrics_backfill` outputs as one input (one ``# EOF``, at the end)."""
+    return "".join(t.removesuffix("# EOF\n") for t in texts) + "# EOF\n"
+
+
+@contextlib.contextmanager
+def serve_backfill(work: Path, openmetrics: str) -> Iterator[Prometheus]:
+    """A real Prometheus serving a TSDB that ``promtool tsdb create-blocks-from openmetrics`` built
+    from `openmetrics` in `work` (scraping nothing)."""
+    promtool = require_binary("promtool")
+    source = work / "samples.om.txt"
+    source.write_text(openmetrics)
+    tsdb = work / "tsdb"
+    result = subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(tsdb)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with run_prometheus([], tsdb_dir=tsdb) as prometheus:
+        yield prometheus
 
 
 _RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})

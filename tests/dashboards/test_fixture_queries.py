@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import math
-import subprocess
 import time
 
 import pytest
@@ -16,12 +15,13 @@ from catalogue.mongodb_exporter import JOB as JOB_MONGODB_EXPORTER
 from tests.dashboards.helpers import (
     CADVISOR_FIXTURE,
     MONGODB_EXPORTER_FIXTURE,
+    join_openmetrics,
+    label_values_of,
     openmetrics_backfill,
+    serve_backfill,
     substitute,
     substitutions,
 )
-from tests.support.live import run_prometheus
-from tests.support.tools import require_binary
 
 SCRAPE_INTERVAL = 15.0  # the stack's cAdvisor housekeeping interval and a usual scrape interval
 SCRAPES = 20
@@ -31,22 +31,15 @@ INSTANCES = {JOB_CADVISOR: "cadvisor:8080", JOB_MONGODB_EXPORTER: "mongodb-expor
 
 @pytest.fixture(scope="module")
 def backfilled(tmp_path_factory):
-    promtool = require_binary("promtool")
-    work = tmp_path_factory.mktemp("backfill")
     end = float(int(time.time()) - 60)  # a fixed evaluation time inside the backfilled range
-    openmetrics = work / "samples.om.txt"
-    openmetrics.write_text(
+    openmetrics = join_openmetrics(
         openmetrics_backfill(CADVISOR_FIXTURE.read_text(), job=JOB_CADVISOR, instance=INSTANCES[JOB_CADVISOR],
-                             end=end, scrapes=SCRAPES, interval=SCRAPE_INTERVAL).removesuffix("# EOF\n")
-        + openmetrics_backfill(MONGODB_EXPORTER_FIXTURE.read_text(), job=JOB_MONGODB_EXPORTER,
-                               instance=INSTANCES[JOB_MONGODB_EXPORTER], end=end, scrapes=SCRAPES,
-                               interval=SCRAPE_INTERVAL)
+                             end=end, scrapes=SCRAPES, interval=SCRAPE_INTERVAL),
+        openmetrics_backfill(MONGODB_EXPORTER_FIXTURE.read_text(), job=JOB_MONGODB_EXPORTER,
+                             instance=INSTANCES[JOB_MONGODB_EXPORTER], end=end, scrapes=SCRAPES,
+                             interval=SCRAPE_INTERVAL),
     )
-    tsdb = work / "tsdb"
-    result = subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(openmetrics), str(tsdb)],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
-    with run_prometheus([], tsdb_dir=tsdb) as prometheus:
+    with serve_backfill(tmp_path_factory.mktemp("backfill"), openmetrics) as prometheus:
         yield prometheus, end
 
 
@@ -66,7 +59,7 @@ def test_backfill_input_is_openmetrics_with_timestamps_and_eof():
 
 def _empty_panels(prometheus, end, filename):
     doc = dashboards.render_documents()[filename]
-    values = substitutions(doc, RATE_INTERVAL)
+    values = substitutions(doc, RATE_INTERVAL, list_values=label_values_of(prometheus, end))
     empty, checked = [], 0
     for panel in iter_panels(doc["panels"]):
         for target in panel.get("targets", []):

@@ -134,9 +134,28 @@ def test_promtool_check_rejects_a_broken_expression(tmp_path):
 def test_template_variables_where_users_expect_them(documents):
     names = {filename: [name for name, _ in variable_queries(doc)] for filename, doc in documents.items()}
     assert names["backend-api.json"] == ["job", "instance", "route"]
-    assert names["containers.json"] == ["job", "instance", "container"]
+    assert names["containers.json"] == ["job", "node", "instance", "container"]
     assert names["mongodb.json"] == ["job", "instance"]
-    assert names["host.json"] == ["job", "instance"]
+    assert names["host.json"] == ["job", "node", "instance"]
+
+
+def test_host_and_containers_pick_a_node_and_all_keeps_unlabelled_series(documents):
+    """The node picker (issue 11) on both dashboards: multi-select with "All" by default. Containers
+    reads the `node` target label, which only Swarm service discovery sets, so its "All" is ".*"
+    (node=~".*" also matches a series without the label); Host lists uname's nodename and narrows
+    the hidden $instance, whose "All" is Grafana's alternation of the listed instances."""
+    from catalogue.service import NODE_LABEL
+
+    variables = {f: {v["name"]: v for v in doc["templating"]["list"]} for f, doc in documents.items()}
+    for filename in ("host.json", "containers.json"):
+        node = variables[filename]["node"]
+        assert node["multi"] and node["includeAll"] and node["current"]["value"] == ["$__all"], filename
+        assert node["hide"] == 0, filename
+    assert variables["containers.json"]["node"]["allValue"] == ".*"
+    assert variables["containers.json"]["node"]["query"].endswith(f", {NODE_LABEL})")
+    instance = variables["host.json"]["instance"]
+    assert instance["hide"] == 2 and instance["includeAll"] and instance["allValue"] is None
+    assert 'nodename=~"$node"' in instance["query"]
 
 
 def test_every_panel_query_uses_the_dashboard_variables(documents):
@@ -146,6 +165,8 @@ def test_every_panel_query_uses_the_dashboard_variables(documents):
         assert '"$job"' in q.expr, (q.dashboard, q.panel, q.expr)
         if not parse_references(q.expr).metrics <= recorded:
             assert '"$instance"' in q.expr, (q.dashboard, q.panel, q.expr)
+        if q.dashboard == "containers.json":  # Host reaches the node through $instance
+            assert '"$node"' in q.expr, (q.dashboard, q.panel, q.expr)
 
 
 def test_rendering_is_deterministic_sorted_json():

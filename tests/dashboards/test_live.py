@@ -17,6 +17,8 @@ from tests.dashboards.helpers import (
     contract_problems,
     dashboard_references,
     exposition_series,
+    grafana_regex,
+    label_values_of,
     substitute,
     substitutions,
     variable_queries,
@@ -96,7 +98,7 @@ def _has_a_number(result: list[dict]) -> bool:
 
 def _assert_every_panel_shows_data(prometheus, filename):
     doc = _document(filename)
-    values = substitutions(doc, RATE_INTERVAL)
+    values = substitutions(doc, RATE_INTERVAL, list_values=label_values_of(prometheus))
     empty = []
     checked = 0
     for panel in dashboards.adapter.iter_panels(doc["panels"]):
@@ -121,7 +123,7 @@ def test_every_host_panel_query_returns_data(stack):
 
 def _variable_values(prometheus, doc, name):
     selector, label = split_label_values_query(dict(variable_queries(doc))[name])
-    selector = substitute(selector, substitutions(doc, RATE_INTERVAL))
+    selector = substitute(selector, substitutions(doc, RATE_INTERVAL, list_values=label_values_of(prometheus)))
     return {sample["metric"].get(label) for sample in prometheus.query(f"count by ({label}) ({selector})")}
 
 
@@ -138,3 +140,14 @@ def test_job_and_instance_variables_find_the_scraped_targets(stack):
     assert _variable_values(prometheus, backend, "instance") == {urlparse(stack["backend"]).netloc}
     assert _variable_values(prometheus, host, "job") == {JOB_NODE_EXPORTER}
     assert _variable_values(prometheus, host, "instance") == {stack["node"]}
+
+
+def test_host_node_variable_names_the_one_host_and_all_picks_its_instance(stack):
+    """One engine: no node label anywhere; the node picker still lists the host (uname's nodename)
+    and, left at "All", every Host panel shows data (test_every_host_panel_query_returns_data)."""
+    import os
+
+    prometheus, host = stack["prometheus"], _document("host.json")
+    assert _variable_values(prometheus, host, "node") == {os.uname().nodename}
+    values = substitutions(host, RATE_INTERVAL, list_values=label_values_of(prometheus))
+    assert values["instance"] == grafana_regex([stack["node"]])
