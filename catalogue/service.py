@@ -15,7 +15,7 @@ __all__ = ["NODE_LABEL", "ScrapeJob", "Service", "Threshold"]
 
 # The target label that names the node a target runs on. Only Swarm service discovery
 # (swarm.nodeNameLabels) sets it; on one engine, and on Swarm with DNS discovery, no target has it.
-# The Containers dashboard selects on it; stack/swarm/render.py writes it (its NODE_LABEL must equal this).
+# The Containers dashboard selects on it; stack/swarm/render.py writes it (swarm.nodeNameLabels).
 NODE_LABEL = "node"
 
 

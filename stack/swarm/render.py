@@ -15,6 +15,8 @@ from typing import Iterable
 
 import catalogue
 from catalogue import prometheus as prometheus_service
+# The target label that names the node a task runs on (swarm.nodeNameLabels); dashboards select on it.
+from catalogue.service import NODE_LABEL
 
 from ..alerting_render import scrape_job_auth
 from ..render import render_prometheus_config
@@ -30,8 +32,6 @@ __all__ = [
 ]
 
 DOCKER_SOCKET = "/var/run/docker.sock"
-# The target label that names the node a task runs on (swarm.nodeNameLabels).
-NODE_LABEL = "node"
 
 
 def service_name(settings: Settings, service: str) -> str:

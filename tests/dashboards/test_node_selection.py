@@ -155,9 +155,18 @@ def _panel_results(prometheus, end, values, filename) -> dict[str, list]:
 
 
 def test_the_dashboards_read_the_node_label_swarm_discovery_writes():
-    from stack.swarm.render import NODE_LABEL as SWARM_NODE_LABEL
+    from stack.config import settings_from_mapping
+    from stack.swarm.render import render_swarm_prometheus_config
 
-    assert NODE_LABEL == SWARM_NODE_LABEL
+    settings = settings_from_mapping({"platform": "swarm", "swarm": {"nodeNameLabels": True}})
+    config = render_swarm_prometheus_config(settings, ["monstack-monitoring", "monstack-app"])
+    written = {
+        job["job_name"]: [r["target_label"] for r in job.get("relabel_configs", [])
+                          if r.get("source_labels") == ["__meta_dockerswarm_node_hostname"]]
+        for job in config["scrape_configs"] if "dockerswarm_sd_configs" in job
+    }
+    assert ca.JOB in written
+    assert all(labels == [NODE_LABEL] for labels in written.values()), written
 
 
 # --- two nodes ---------------------------------------------------------------------------------
