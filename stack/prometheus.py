@@ -101,5 +101,5 @@ class Prometheus(pulumi.ComponentResource):
             wait=True,
             wait_timeout=120,
         )
-        self.url = pulumi.Output.from_input(settings.published_url(prom.port))
+        self.url = pulumi.Output.from_input(settings.published_url(prom.port, web.scheme))
         self.register_outputs({"url": self.url, "volume": self.volume.name})

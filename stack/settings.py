@@ -208,7 +208,7 @@ class Settings(_Model):
     def container_name(self, service: str) -> str:
         return f"{self.name}-{service}"
 
-    def published_url(self, port: int) -> str:
-        """The URL of a port published on bindAddress."""
+    def published_url(self, port: int, scheme: str = "http") -> str:
+        """The URL of a port published on bindAddress (`https` where web TLS is on)."""
         host = f"[{self.bind_address}]" if ":" in self.bind_address else self.bind_address
-        return f"http://{host}:{port}"
+        return f"{scheme}://{host}:{port}"

@@ -132,7 +132,7 @@ class SwarmMonitoringStack(pulumi.ComponentResource):
         if cadvisor.JOB in enabled:
             self.services[cadvisor.JOB] = self._cadvisor()
 
-        self.prometheus_url = self._url(settings.prometheus.port)
+        self.prometheus_url = self._url(settings.prometheus.port, secrets.web.scheme)
         self.network_name = monitoring.name
         self.app_network_name = app_network_name
         self.register_outputs({
@@ -151,11 +151,11 @@ class SwarmMonitoringStack(pulumi.ComponentResource):
     def _opts(self) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self)
 
-    def _url(self, port: int) -> pulumi.Output[str]:
+    def _url(self, port: int, scheme: str = "http") -> pulumi.Output[str]:
         settings = self._settings
         if not settings.swarm.publish:
             return pulumi.Output.from_input("(not published: swarm.publish is false)")
-        return pulumi.Output.from_input(settings.published_url(port).replace("http://", f"{self._secrets.web.scheme}://", 1))
+        return pulumi.Output.from_input(settings.published_url(port, scheme))
 
     def _published(self, target: int, published: int) -> list[docker.ServiceEndpointSpecPortArgs]:
         if not self._settings.swarm.publish:
@@ -219,7 +219,7 @@ class SwarmMonitoringStack(pulumi.ComponentResource):
             # Silences and the notification log are written to the volume when it stops.
             stop_grace_period=f"{DESTROY_GRACE_SECONDS}s",
         )
-        self.alertmanager_url = self._url(am.port)
+        self.alertmanager_url = self._url(am.port, secrets.web.scheme)
         return self.alertmanager
 
     def _grafana(self, dashboards: Mapping[str, str]) -> docker.Service:

@@ -228,6 +228,8 @@ def test_tls_serves_https_and_clients_verify_the_ca(deploy):
     client = prometheus_config["alerting"]["alertmanagers"][0]
     assert client["scheme"] == "https" and client["tls_config"]["server_name"] == "alertmanager"
     assert deployment.outputs["alertmanager_url"].startswith("https://")
+    assert deployment.outputs["prometheus_url"].startswith("https://"), "the URL people open says https"
+    assert deployment.outputs["grafana_url"].startswith("http://"), "Grafana serves plain HTTP (TLS is Prometheus' and Alertmanager's)"
     assert key not in _everything_but_uploads(alertmanager)
 
 
