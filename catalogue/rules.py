@@ -81,10 +81,21 @@ class RecordingRule:
             raise ValueError(f"recording rule {self.record!r} is not named level:metric:operations")
 
     @classmethod
+    def summed(cls, function: str, metric: str, by: tuple[str, ...], window: str) -> "RecordingRule":
+        """`sum by (by) (function(metric[window]))`, recorded as
+        `<by joined by _>:<metric without _total>:<function><window>`."""
+        record = f"{'_'.join(by)}:{metric.removesuffix('_total')}:{function}{window}"
+        return cls(record, f"sum by ({', '.join(by)}) ({function}({metric}[{window}]))", source=metric, by=by)
+
+    @classmethod
     def summed_rate(cls, metric: str, by: tuple[str, ...], window: str = RATE_WINDOW) -> "RecordingRule":
         """`sum by (by) (rate(metric[window]))`, recorded as `<by joined by _>:<metric without _total>:rate<window>`."""
-        record = f"{'_'.join(by)}:{metric.removesuffix('_total')}:rate{window}"
-        return cls(record, f"sum by ({', '.join(by)}) (rate({metric}[{window}]))", source=metric, by=by)
+        return cls.summed("rate", metric, by, window)
+
+    @classmethod
+    def summed_increase(cls, metric: str, by: tuple[str, ...], window: str) -> "RecordingRule":
+        """`sum by (by) (increase(metric[window]))`, recorded as `<by>:<metric without _total>:increase<window>`."""
+        return cls.summed("increase", metric, by, window)
 
     @classmethod
     def quantile(cls, buckets: "RecordingRule", metric: str, q: float) -> "RecordingRule":

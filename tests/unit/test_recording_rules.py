@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -17,7 +18,7 @@ SETTINGS = settings_from_mapping({})
 JOB = catalogue.backend.JOB
 
 
-def _series(metric, **labels):
+def _series(metric, /, **labels):
     return metric + "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
@@ -30,15 +31,30 @@ def _promtool_test(tmp_path, tests):
                           capture_output=True, text=True)
 
 
+def _first_operation(rule, recorded):
+    """The range function and window applied to the raw series (`rate5m`, `increase15m`), following
+    a rule that reads another rule's record down to the one that reads the raw metric."""
+    while rule.source in recorded:
+        rule = recorded[rule.source]
+    function, window = re.search(rf"(\w+)\({re.escape(rule.source)}\[(\w+)\]\)", rule.expr).groups()
+    return f"{function}{window}"
+
+
 def test_recording_rules_are_named_level_metric_operations():
     rules = catalogue.recording_rules(SETTINGS)
+    recorded = {rule.record: rule for rule in rules}
     assert rules
     for rule in rules:
         level, metric, operations = rule.record.split(":")
-        # level: the labels it keeps and adds; operations: newest first, ending with the rate
+        # level: the labels it keeps and adds; operations: newest first, ending with the first one applied
         assert level.split("_") == [*rule.by, *(name for name, _ in rule.labels)], rule
-        assert operations.endswith(f"rate{catalogue.rules.RATE_WINDOW}"), rule
+        assert operations.endswith(_first_operation(rule, recorded)), rule
         assert rule.source in rule.expr and metric in rule.source.removesuffix("_total"), rule
+
+
+def test_a_name_that_says_another_window_than_its_expression_is_caught():
+    rule = catalogue.RecordingRule("job:x:rate5m", "sum by (job) (rate(x_total[1m]))", source="x_total", by=("job",))
+    assert _first_operation(rule, {}) == "rate1m" and not rule.record.endswith("rate1m")
 
 
 def test_a_name_not_of_three_parts_is_refused():
@@ -83,6 +99,37 @@ def test_recorded_request_rates_and_buckets_sum_replicas_and_methods(tmp_path):
             {"expr": catalogue.backend.RECORDED_JOB_DURATION_BUCKETS, "eval_time": "10m", "exp_samples": [
                 {"labels": _series(catalogue.backend.RECORDED_JOB_DURATION_BUCKETS, job=JOB, le="+Inf"), "value": 3.5},
                 {"labels": _series(catalogue.backend.RECORDED_JOB_DURATION_BUCKETS, job=JOB, le="0.1"), "value": 2},
+            ]},
+        ],
+    }]
+    result = _promtool_test(tmp_path, tests)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_recorded_login_rates_sum_replicas_and_the_overflow_increase_keeps_instances(tmp_path):
+    a = {"job": JOB, "instance": "10.0.0.2:8000"}
+    b = {"job": JOB, "instance": "10.0.0.3:8000"}
+    attempts = catalogue.backend.RECORDED_AUTH_ATTEMPTS
+    folded = catalogue.backend.RECORDED_SERIES_OVERFLOW
+    failure = {backend.LABEL_OUTCOME: catalogue.backend.AUTH_FAILURE}
+    per_metric = {backend.LABEL_METRIC: backend.HTTP_REQUESTS_TOTAL}
+    tests = [{
+        "interval": "1m",
+        "input_series": [
+            # 60 failed logins a minute on a, 30 on b: 1.5/s
+            {"series": _series(backend.AUTH_ATTEMPTS_TOTAL, **a, **failure), "values": "0+60x20"},
+            {"series": _series(backend.AUTH_ATTEMPTS_TOTAL, **b, **failure), "values": "0+30x20"},
+            # a folds one label set a minute, b none
+            {"series": _series(backend.SERIES_OVERFLOW_TOTAL, **a, **per_metric), "values": "0+1x20"},
+            {"series": _series(backend.SERIES_OVERFLOW_TOTAL, **b, **per_metric), "values": "0x20"},
+        ],
+        "promql_expr_test": [
+            {"expr": attempts, "eval_time": "20m",
+             "exp_samples": [{"labels": _series(attempts, job=JOB, **failure), "value": 1.5}]},
+            # over the rule's 15 minutes: 15 folds on a, none on b
+            {"expr": folded, "eval_time": "20m", "exp_samples": [
+                {"labels": _series(folded, **a), "value": 15},
+                {"labels": _series(folded, **b), "value": 0},
             ]},
         ],
     }]
