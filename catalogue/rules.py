@@ -88,6 +88,11 @@ class RecordingRule:
         return cls(record, f"sum by ({', '.join(by)}) ({function}({metric}[{window}]))", source=metric, by=by)
 
     @classmethod
+    def summed_gauge(cls, metric: str, by: tuple[str, ...]) -> "RecordingRule":
+        """`sum by (by) (metric)` of a gauge, recorded as `<by joined by _>:<metric>:sum`."""
+        return cls(f"{'_'.join(by)}:{metric}:sum", f"sum by ({', '.join(by)}) ({metric})", source=metric, by=by)
+
+    @classmethod
     def summed_rate(cls, metric: str, by: tuple[str, ...], window: str = RATE_WINDOW) -> "RecordingRule":
         """`sum by (by) (rate(metric[window]))`, recorded as `<by joined by _>:<metric without _total>:rate<window>`."""
         return cls.summed("rate", metric, by, window)

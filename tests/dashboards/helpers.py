@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import shutil
 import subprocess
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -13,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import promql_parser
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+import catalogue
 import dashboards
 from dashboards.adapter import iter_panels
+from catalogue.rules import render_rule_groups
 from catalogue.service import NODE_LABEL
 from tests.support.live import Prometheus, run_prometheus
 from tests.support.promql_refs import (
@@ -265,7 +269,9 @@ def join_openmetrics(*texts: str) -> str:
 @contextlib.contextmanager
 def serve_backfill(work: Path, openmetrics: str) -> Iterator[Prometheus]:
     """A real Prometheus serving a TSDB that ``promtool tsdb create-blocks-from openmetrics`` built
-    from `openmetrics` in `work` (scraping nothing)."""
+    from `openmetrics` in `work` (scraping nothing), with the series of every recording rule of the
+    catalogue backfilled from it by ``promtool tsdb create-blocks-from rules`` (Prometheus itself
+    evaluates them, at their group's interval), as the stack's rule file records them."""
     promtool = require_binary("promtool")
     source = work / "samples.om.txt"
     source.write_text(openmetrics)
@@ -273,6 +279,22 @@ def serve_backfill(work: Path, openmetrics: str) -> Iterator[Prometheus]:
     result = subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(tsdb)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+    stamps = [float(line.rsplit(" ", 1)[1]) for line in openmetrics.splitlines() if line and not line.startswith("#")]
+    rules = [rule for service in catalogue.SERVICES for rule in service.recording_rules()]
+    if stamps and rules:
+        rule_file = work / "recording.rules.yml"
+        groups = [g for g in render_rule_groups([], recording=rules)["groups"] if g["rules"]]
+        rule_file.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+        recorded = work / "recorded"
+        with run_prometheus([], tsdb_dir=tsdb) as raw:
+            result = subprocess.run(
+                [promtool, "tsdb", "create-blocks-from", "rules", f"--url={raw.url}", f"--start={int(min(stamps))}",
+                 f"--end={int(max(stamps)) + 1}", f"--output-dir={recorded}", "--quiet", str(rule_file)],
+                capture_output=True, text=True,
+            )
+        assert result.returncode == 0, result.stdout + result.stderr
+        for block in recorded.iterdir():
+            shutil.move(str(block), str(tsdb / block.name))
     with run_prometheus([], tsdb_dir=tsdb) as prometheus:
         yield prometheus
 

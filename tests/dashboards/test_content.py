@@ -64,8 +64,12 @@ def test_containers_shows_cpu_memory_network_and_disk_per_container(documents):
         "Disk read per container": {cadvisor.FS_READS_BYTES_TOTAL},
         "Disk written per container": {cadvisor.FS_WRITES_BYTES_TOTAL},
     }
+    # Each panel reads the series a recording rule keeps per container, from that raw metric.
+    source = {rule.record: rule.source for rule in cadvisor.recording_rules()}
     for title, metrics in expected.items():
-        assert _metrics(panels[title]) == metrics, title
+        read = _metrics(panels[title])
+        assert read <= set(source), (title, read)
+        assert {source[name] for name in read} == metrics, title
         assert f"sum by ({cadvisor.LABEL_NAME})" in _exprs(panels[title])[0]
 
 

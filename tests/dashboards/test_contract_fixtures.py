@@ -5,22 +5,31 @@ from __future__ import annotations
 
 import pytest
 
+import catalogue
 import dashboards
+from catalogue import cadvisor
 from tests.dashboards.helpers import (
     CADVISOR_FIXTURE,
     MONGODB_EXPORTER_FIXTURE,
     contract_problems,
     dashboard_references,
     exposition_series,
+    with_recorded_series,
 )
 
 FIXTURE_OF = {"cadvisor": CADVISOR_FIXTURE, "mongodb_exporter": MONGODB_EXPORTER_FIXTURE}
+# What the stack records from any source (a recorded series whose source is missing stays missing).
+RECORDING_RULES = [rule for service in catalogue.SERVICES for rule in service.recording_rules()]
+
+
+def _series(text: str) -> dict:
+    return with_recorded_series(exposition_series(text), RECORDING_RULES)
 
 
 @pytest.mark.parametrize("filename, source", [("containers.json", "cadvisor"), ("mongodb.json", "mongodb_exporter")])
 def test_every_metric_and_label_exists_in_the_pinned_exporters_output(filename, source):
     doc = dashboards.render_documents()[filename]
-    series = exposition_series(FIXTURE_OF[source].read_text())
+    series = _series(FIXTURE_OF[source].read_text())
     checked, problems = 0, []
     for where, refs in dashboard_references(doc):
         checked += 1
@@ -30,12 +39,13 @@ def test_every_metric_and_label_exists_in_the_pinned_exporters_output(filename, 
 
 
 def test_fixture_without_a_metric_breaks_the_contract():
-    """The check can fail: drop the working-set family from the cAdvisor sample and the panel is caught."""
+    """The check can fail: drop the working-set family from the cAdvisor sample and the panel that
+    reads its recorded series is caught."""
     text = CADVISOR_FIXTURE.read_text()
-    kept = "\n".join(line for line in text.splitlines() if "container_memory_working_set_bytes" not in line) + "\n"
+    kept = "\n".join(line for line in text.splitlines() if cadvisor.MEMORY_WORKING_SET_BYTES not in line) + "\n"
     doc = dashboards.render_documents()["containers.json"]
-    problems = [p for _, refs in dashboard_references(doc) for p in contract_problems(refs, exposition_series(kept))]
-    assert "metric 'container_memory_working_set_bytes' is not in the source's output" in problems
+    problems = [p for _, refs in dashboard_references(doc) for p in contract_problems(refs, _series(kept))]
+    assert f"metric '{cadvisor.RECORDED_WORKING_SET}' is not in the source's output" in problems
 
 
 def test_old_mongodb_exporter_names_would_break_the_contract():

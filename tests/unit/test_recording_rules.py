@@ -33,10 +33,15 @@ def _promtool_test(tmp_path, tests):
 
 def _first_operation(rule, recorded):
     """The range function and window applied to the raw series (`rate5m`, `increase15m`), following
-    a rule that reads another rule's record down to the one that reads the raw metric."""
+    a rule that reads another rule's record down to the one that reads the raw metric; `sum` for a
+    gauge summed as it is (`sum by (...) (metric)`)."""
     while rule.source in recorded:
         rule = recorded[rule.source]
-    function, window = re.search(rf"(\w+)\({re.escape(rule.source)}\[(\w+)\]\)", rule.expr).groups()
+    found = re.search(rf"(\w+)\({re.escape(rule.source)}\[(\w+)\]\)", rule.expr)
+    if found is None:
+        assert re.fullmatch(rf"sum by \([\w, ]+\) \({re.escape(rule.source)}\)", rule.expr), rule
+        return "sum"
+    function, window = found.groups()
     return f"{function}{window}"
 
 
@@ -149,3 +154,38 @@ def test_a_wrong_expectation_fails_promtool(tmp_path):
     }]
     result = _promtool_test(tmp_path, tests)
     assert result.returncode != 0
+
+
+def test_recorded_container_series_sum_cgroups_cpus_and_interfaces_per_container(tmp_path):
+    ca = catalogue.cadvisor
+    job, instance = {"job": ca.JOB}, {"instance": "10.0.1.5:8080"}
+    web = {ca.LABEL_NAME: "web", ca.LABEL_IMAGE: "web:1"}
+    kept = {**job, **instance, ca.LABEL_NAME: "web"}
+    tests = [{
+        "interval": "1m",
+        "input_series": [
+            # two CPUs, 30 s and 15 s of CPU time a minute: 0.75 cores
+            {"series": _series(ca.CPU_USAGE_SECONDS_TOTAL, **job, **instance, **web, cpu="cpu00"), "values": "0+30x10"},
+            {"series": _series(ca.CPU_USAGE_SECONDS_TOTAL, **job, **instance, **web, cpu="cpu01"), "values": "0+15x10"},
+            # two interfaces: 600 + 1200 bytes a minute: 30 B/s
+            {"series": _series(ca.NETWORK_RECEIVE_BYTES_TOTAL, **job, **instance, **web, interface="eth0"), "values": "0+600x10"},
+            {"series": _series(ca.NETWORK_RECEIVE_BYTES_TOTAL, **job, **instance, **web, interface="eth1"), "values": "0+1200x10"},
+            {"series": _series(ca.MEMORY_WORKING_SET_BYTES, **job, **instance, **web), "values": "1000x10"},
+            {"series": _series(ca.SPEC_MEMORY_LIMIT_BYTES, **job, **instance, **web), "values": "4000x10"},
+            # the same container name on a second node (Swarm service discovery's node label) stays apart
+            {"series": _series(ca.MEMORY_WORKING_SET_BYTES, **job, instance="10.0.1.6:8080", node="node-b", **web), "values": "500x10"},
+        ],
+        "promql_expr_test": [
+            {"expr": ca.RECORDED_CPU, "eval_time": "10m", "exp_samples": [{"labels": _series(ca.RECORDED_CPU, **kept), "value": 0.75}]},
+            {"expr": ca.RECORDED_NETWORK_RECEIVE, "eval_time": "10m",
+             "exp_samples": [{"labels": _series(ca.RECORDED_NETWORK_RECEIVE, **kept), "value": 30}]},
+            {"expr": ca.RECORDED_WORKING_SET, "eval_time": "10m", "exp_samples": [
+                {"labels": _series(ca.RECORDED_WORKING_SET, **kept), "value": 1000},
+                {"labels": _series(ca.RECORDED_WORKING_SET, **job, instance="10.0.1.6:8080", node="node-b", name="web"), "value": 500},
+            ]},
+            {"expr": ca.RECORDED_MEMORY_LIMIT, "eval_time": "10m",
+             "exp_samples": [{"labels": _series(ca.RECORDED_MEMORY_LIMIT, **kept), "value": 4000}]},
+        ],
+    }]
+    result = _promtool_test(tmp_path, tests)
+    assert result.returncode == 0, result.stdout + result.stderr
