@@ -430,7 +430,11 @@ class DockerProvider:
             self._check_replace_allowed(urn, old, diff.keys)
             # A network's name is fixed, so the old one must go first; Docker refuses while
             # containers are attached, which is what the provider would hit too.
-            self._delete_network(old)
+            try:
+                self._delete_network(old)
+            except APIError as err:
+                changed = {k: (old["state"].get(k), inputs.get(k)) for k in sorted(diff.keys)}
+                raise DeployError(f"network {inputs['name']}: replacing it for {changed} (state, input): {err.explanation}") from None
         labels = {**{l["label"]: l["value"] for l in inputs.get("labels") or []}, HARNESS_LABEL: "1"}
         try:
             nid = self.engine.create_network(
