@@ -96,15 +96,20 @@ class SwarmMonitoringStack(pulumi.ComponentResource):
         labels = [docker.NetworkLabelArgs(label="monstack.stack", value=settings.name)]
         child = pulumi.ResourceOptions(parent=self)
         # Attachable: the app's own stack (and plain containers) may join it.
+        # A Swarm network is allocated by the managers after it is created: read back too early
+        # (the provider reads once, 2 s after creating it) it has no IPAM driver yet, and the next
+        # plan would replace the network, which Docker refuses while services use it. The stack
+        # never sets the IPAM driver or options, so ignoring them loses nothing.
+        overlay = pulumi.ResourceOptions(parent=self, ignore_changes=["ipamDriver", "ipamOptions"])
         monitoring = docker.Network(
-            f"{name}-monitoring", name=settings.monitoring_network, driver="overlay", attachable=True, labels=labels, opts=child
+            f"{name}-monitoring", name=settings.monitoring_network, driver="overlay", attachable=True, labels=labels, opts=overlay
         )
         if settings.app_network:
             app_network = docker.get_network_output(name=settings.app_network).name
             app_network_name = pulumi.Output.from_input(settings.app_network)
         else:
             app_network = docker.Network(
-                f"{name}-app", name=f"{settings.name}-app", driver="overlay", attachable=True, labels=labels, opts=child
+                f"{name}-app", name=f"{settings.name}-app", driver="overlay", attachable=True, labels=labels, opts=overlay
             ).name
             app_network_name = pulumi.Output.from_input(f"{settings.name}-app")
         self.monitoring_network = monitoring.name

@@ -56,6 +56,7 @@ __all__ = ["DeployError", "Result", "REPO", "ci_config", "client", "deploy", "de
 
 REPO = Path(__file__).resolve().parents[2]
 HARNESS_LABEL = "monstack.e2e"  # added to every object the harness creates (cleanup of leftovers)
+NETWORK_READ_DELAY_S = 2.0  # terraform-provider-docker's networkReadRefreshDelay
 
 CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"
@@ -444,6 +445,10 @@ class DockerProvider:
             )["Id"]
         except APIError as err:
             raise DeployError(f"network {inputs['name']}: {err.explanation}") from None
+        # The provider reads a new network back after a delay (resource_docker_network_funcs.go,
+        # networkReadRefreshDelay): a Swarm network inspected at once may not be allocated yet
+        # (IPAM driver "", no subnet), which the next plan would take for a change.
+        time.sleep(NETWORK_READ_DELAY_S)
         state = ps.read_network(self.engine.inspect_network(nid), inputs, hidden_labels=[HARNESS_LABEL])
         self._act(urn, entry, "create" if old is None else "replace", [] if old is None else diff.keys)
         return nid, {"id": nid, "name": inputs["name"]}, state
