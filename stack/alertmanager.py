@@ -85,7 +85,8 @@ class Alertmanager(pulumi.ComponentResource):
         settings, secrets = args.settings, args.secrets
         am = settings.alertmanager
         web = secrets.web
-        config_text = to_yaml(render_alertmanager_config(am))
+        files = alertmanager_files(settings, secrets)
+        config_text = next(f.content for f in files if f.path == ALERTMANAGER_CONFIG_FILE)
         self.volume = kept_volume(f"{name}-data", settings.alertmanager_volume, settings, parent=self)
         url = external_url(settings, web.scheme)
         self.container = service_container(
@@ -97,7 +98,7 @@ class Alertmanager(pulumi.ComponentResource):
             parent=self,
             config_hash=sha256(config_text, repr(web)),
             command=alertmanager_command(settings, secrets, url),
-            uploads=as_uploads(alertmanager_files(settings, secrets)),
+            uploads=as_uploads(files),
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=DATA_PATH)],
             ports=[docker.ContainerPortArgs(internal=service.PORT, external=am.port, ip=settings.bind_address)],
             networks_advanced=[
