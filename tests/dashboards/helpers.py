@@ -148,6 +148,17 @@ def substitute(expr: str, values: dict[str, str]) -> str:
     return _VAR_RE.sub(replace, expr)
 
 
+_LEGEND_LABEL = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
+
+
+def legend_gaps(legend_format: str, result: list[dict[str, Any]]) -> list[str]:
+    """The labels a panel's legend names that a returned series lacks (its line would be labelled
+    blank): one entry per series and label, empty when every line gets its name."""
+    wanted = _LEGEND_LABEL.findall(legend_format or "")
+    return [f"{label} missing from {sample['metric']}" for sample in result for label in wanted
+            if label not in sample["metric"]]
+
+
 def exposition_series(text: str) -> dict[str, list[dict[str, str]]]:
     """Sample name -> label sets, from Prometheus text exposition; empty label values count as absent
     (Prometheus drops them on ingestion)."""

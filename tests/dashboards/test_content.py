@@ -64,13 +64,15 @@ def test_containers_shows_cpu_memory_network_and_disk_per_container(documents):
         "Disk read per container": {cadvisor.FS_READS_BYTES_TOTAL},
         "Disk written per container": {cadvisor.FS_WRITES_BYTES_TOTAL},
     }
-    # Each panel reads the series a recording rule keeps per container, from that raw metric.
-    source = {rule.record: rule.source for rule in cadvisor.recording_rules()}
+    # Each panel reads the series a recording rule keeps per container, from that raw metric, one
+    # line per container (the rule keeps the container's name), labelled with its name.
+    rules = {rule.record: rule for rule in cadvisor.recording_rules()}
     for title, metrics in expected.items():
         read = _metrics(panels[title])
-        assert read <= set(source), (title, read)
-        assert {source[name] for name in read} == metrics, title
-        assert f"sum by ({cadvisor.LABEL_NAME})" in _exprs(panels[title])[0]
+        assert read <= set(rules), (title, read)
+        assert {rules[name].source for name in read} == metrics, title
+        assert all(cadvisor.LABEL_NAME in rules[name].by for name in read), title
+        assert [t["legendFormat"] for t in panels[title]["targets"]] == ["{{%s}}" % cadvisor.LABEL_NAME], title
 
 
 def test_mongodb_shows_up_connections_operations_latency_and_sizes(documents):

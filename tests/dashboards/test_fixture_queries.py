@@ -17,6 +17,7 @@ from tests.dashboards.helpers import (
     MONGODB_EXPORTER_FIXTURE,
     join_openmetrics,
     label_values_of,
+    legend_gaps,
     openmetrics_backfill,
     serve_backfill,
     substitute,
@@ -69,6 +70,8 @@ def _empty_panels(prometheus, end, filename):
             numbers = [float(s["value"][1]) for s in data["result"]] if data["resultType"] == "vector" else []
             if not any(math.isfinite(v) for v in numbers):
                 empty.append(f"{panel['title']} / {target['refId']}: {expr} -> {data['result']}")
+            empty += [f"{panel['title']} / {target['refId']}: legend {gap}"
+                      for gap in legend_gaps(target.get("legendFormat", ""), data["result"])]
     return checked, empty
 
 
@@ -95,3 +98,13 @@ def test_a_query_on_a_missing_metric_shows_no_data_here(backfilled):
     data = prometheus.api("query", query=f'sum(rate(container_cpu_usage_seconds{{job="{JOB_CADVISOR}"}}[1m]))',
                           time=f"{end:.3f}")
     assert data["result"] == []
+
+
+def test_a_legend_naming_a_label_the_query_drops_is_caught(backfilled):
+    """`sum(...)` keeps no labels: a legend `{{name}}` on it would label every line blank."""
+    prometheus, end = backfilled
+    data = prometheus.api("query", query=f'sum(container_last_seen{{job="{JOB_CADVISOR}"}})', time=f"{end:.3f}")
+    assert legend_gaps("{{name}}", data["result"]) == [f"name missing from {data['result'][0]['metric']}"]
+    kept = prometheus.api("query", query=f'sum by (name) (container_last_seen{{job="{JOB_CADVISOR}", name=~".+"}})',
+                          time=f"{end:.3f}")
+    assert kept["result"] and legend_gaps("{{name}}", kept["result"]) == []

@@ -19,6 +19,7 @@ from tests.dashboards.helpers import (
     exposition_series,
     grafana_regex,
     label_values_of,
+    legend_gaps,
     substitute,
     substitutions,
     variable_queries,
@@ -108,9 +109,12 @@ def _assert_every_panel_shows_data(prometheus, filename):
             expr = substitute(target["expr"], values)
             checked += 1
             try:
-                prometheus.wait_for_query(expr, predicate=_has_a_number, timeout=30)
+                result = prometheus.wait_for_query(expr, predicate=_has_a_number, timeout=30)
             except Exception as err:  # collect all, report together
                 empty.append(f"{panel['title']} / {target['refId']}: {expr}: {err}")
+                continue
+            empty += [f"{panel['title']} / {target['refId']}: legend {gap}"
+                      for gap in legend_gaps(target.get("legendFormat", ""), result)]
     assert checked > 5
     assert empty == []
 
