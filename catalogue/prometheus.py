@@ -78,8 +78,9 @@ EXPECTED_SERIES = 1_000
 # Measured by `python -m benchmarks.capacity` (README "Sizing", one run on the machine named there):
 # resident memory = BASE_MEMORY_BYTES + MEMORY_BYTES_PER_SERIES x active series, at steady state;
 # compacted blocks hold DISK_BYTES_PER_SAMPLE per sample.
-# Run of 2026-11-30 (docs/capacity-run.json): RSS slope 5,522 B/series, intercept 79 MiB; blocks of
-# 22.5 h of history 3.86 B/sample (synthetic values compress worse than most: an upper bound).
+# Three runs of 2026-11-30 fitted RSS slopes of 5,522, 4,892 and 3,984 B/series (intercepts 79, 53 and
+# 77 MiB; the last is docs/capacity-run.json): these constants hold the highest. Blocks of a day of
+# history held 3.82-3.86 B/sample (synthetic values compress worse than most: an upper bound).
 MEMORY_BYTES_PER_SERIES = 5_500
 BASE_MEMORY_BYTES = 80 * 2**20
 DISK_BYTES_PER_SAMPLE = 3.9
