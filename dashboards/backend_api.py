@@ -36,8 +36,8 @@ def _route_quantile(q: float) -> str:
 
 
 def _overall_quantile(q: float) -> str:
-    buckets = selector(backend.RECORDED_JOB_DURATION_BUCKETS, eq("job", var("job")))
-    return f"histogram_quantile({q}, {aggregate('sum', buckets, by=('le',))})"
+    # The recorded buckets are one series per job and bucket: the quantile reads them as they are.
+    return f"histogram_quantile({q}, {selector(backend.RECORDED_JOB_DURATION_BUCKETS, eq('job', var('job')))})"
 
 
 def _per_minute(metric: str, by: tuple[str, ...] = (), *extra: str) -> str:
