@@ -7,6 +7,10 @@ resource_docker_config.go, resource_docker_secret.go):
   every change but `name` is an in-place ServiceUpdate at the service's current version (Swarm
   then rolls the tasks by its update_config); without converge_config neither waits for tasks;
   delete = ServiceRemove. `name` forces a replacement.
+- A service's networks are read back after every create and update (flattenTaskNetworksAdvanced:
+  `id` = the Target Swarm stores, which is the network's id whatever the spec named; no `name`),
+  and every field of `networks_advanced` forces a new service: a network declared otherwise than
+  that read (by `name`) replaces the service at every plan.
 - ServiceConfig and Secret: immutable in Swarm; a change of `name` or `data` replaces them
   (create the new one first, delete the old one after the services moved to it).
 
@@ -104,7 +108,9 @@ def service_spec(inputs: dict, harness_label: str) -> dict:
         }
     template: dict = {
         "ContainerSpec": container,
-        "Networks": [{"Target": n["name"], "Aliases": n.get("aliases") or []} for n in task.get("networksAdvanceds") or []],
+        # createServiceAdvancedNetworks: `id` when set, else the deprecated `name`.
+        "Networks": [{"Target": n.get("id") or n["name"], "Aliases": n.get("aliases") or []}
+                     for n in task.get("networksAdvanceds") or []],
         "ForceUpdate": int(task.get("forceUpdate", 0)),
     }
     if task.get("placement"):
@@ -140,11 +146,32 @@ def service_spec(inputs: dict, harness_label: str) -> dict:
     return spec
 
 
+def read_networks(service: dict) -> list[dict]:
+    """A service's `networksAdvanceds` as the provider's Read writes them into the state."""
+    return [{"id": n["Target"], "aliases": sorted(n.get("Aliases") or []), "driverOpts": sorted(
+        f"{k}={v}" for k, v in (n.get("DriverOpts") or {}).items())}
+        for n in service["Spec"]["TaskTemplate"].get("Networks") or []]
+
+
+def _network_set(networks: list[dict]) -> set[tuple]:
+    """The set element identity of `networks_advanced` (every field is in its hash)."""
+    return {(n.get("id") or "", n.get("name") or "", tuple(sorted(n.get("aliases") or [])),
+             tuple(sorted(n.get("driverOpts") or []))) for n in networks}
+
+
+def network_drift(state: dict, inputs: dict) -> bool:
+    """True when the declared networks differ from those the last Read stored: all ForceNew."""
+    read = (state.get("taskSpec") or {}).get("networksAdvanceds")
+    if read is None:
+        return False  # nothing read yet
+    return _network_set(read) != _network_set((inputs.get("taskSpec") or {}).get("networksAdvanceds") or [])
+
+
 class SwarmResources:
     """Handlers in the harness' contract: (urn, entry, old) -> (id, outputs, state).
 
-    Swarm resources are diffed input against input (the service's Read is not emulated; see
-    docs/e2e.md), unlike containers, whose state is read back as the provider does.
+    Swarm resources are diffed input against input, except a service's networks, which are read
+    back as the provider does (`read_networks`); containers' whole state is read back.
     """
 
     def __init__(self, provider) -> None:
@@ -185,22 +212,31 @@ class SwarmResources:
         if current is None:
             sid = _request(self.engine, "POST", "/services/create", body=spec)["ID"]
             self.p._act(urn, entry, "create", [] if old is None else ["(missing on the engine)"])
-            return self._done(sid, {"id": sid}, inputs)
+            return self._service_done(sid, inputs)
         replace = self._replace_keys(entry, diff, set(inputs) - SERVICE_FORCE_NEW)
+        if network_drift(old.get("state") or {}, inputs):
+            replace.add("taskSpec.networksAdvanceds")
         if replace:
             self.p._check_replace_allowed(urn, old, replace)
             # The name is taken until the old service is gone: delete first (what Docker forces).
             self._remove_service(old["id"])
             sid = _request(self.engine, "POST", "/services/create", body=spec)["ID"]
             self.p._act(urn, entry, "replace", replace)
-            return self._done(sid, {"id": sid}, inputs)
+            return self._service_done(sid, inputs)
         if diff:
             version = current["Version"]["Index"]
             _request(self.engine, "POST", f"/services/{old['id']}/update", query={"version": version}, body=spec)
             self.p._act(urn, entry, "update", diff)
         else:
             self.p._act(urn, entry, "same")
-        return self._done(old["id"], {"id": old["id"]}, inputs)
+        return self._service_done(old["id"], inputs)
+
+    def _service_done(self, sid: str, inputs: dict):
+        """Create and Update end with Read: the state keeps the networks as Swarm stored them."""
+        service = _request(self.engine, "GET", f"/services/{sid}")
+        rid, outputs, state = self._done(sid, {"id": sid}, inputs)
+        state["taskSpec"] = {**(state.get("taskSpec") or {}), "networksAdvanceds": read_networks(service)}
+        return rid, outputs, state
 
     def _remove_service(self, sid: str) -> None:
         try:

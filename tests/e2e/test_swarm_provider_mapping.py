@@ -7,7 +7,7 @@ import yaml
 
 from tests.support.pulumi_program import PROJECT_ROOT, RecordingMocks, run_program
 
-from .swarm_provider import service_spec
+from .swarm_provider import network_drift, read_networks, service_spec
 
 CONFIG = yaml.safe_load((PROJECT_ROOT / "Pulumi.swarm.yaml").read_text())["config"]
 
@@ -39,3 +39,28 @@ def test_service_specs_carry_mode_placement_files_and_durations():
     assert alertmanager["StopGracePeriod"] == 30 * 10**9
     assert all(spec["Labels"]["monstack.e2e"] == "1" for spec in specs.values())
     assert all(spec["TaskTemplate"]["ContainerSpec"]["CapabilityDrop"] == ["ALL"] for spec in specs.values())
+
+
+def _read_back(spec: dict, network_ids: dict[str, str]) -> dict:
+    """The service as Swarm stores it: every network Target resolved to the network's id."""
+    networks = [{**n, "Target": network_ids.get(n["Target"], n["Target"])} for n in spec["TaskTemplate"]["Networks"]]
+    return {"Spec": {**spec, "TaskTemplate": {**spec["TaskTemplate"], "Networks": networks}}}
+
+
+def test_services_join_networks_by_id_so_the_read_back_state_matches():
+    deployment = run_program(CONFIG, secrets={"mongodbUri": "mongodb://u:p-9f@mongo:27017/admin"}, stack="swarm",
+                             mocks=RecordingMocks(existing_networks=["helpdesk"]))
+    for service in deployment.of_type("docker:index/service:Service"):
+        spec = service_spec(service.inputs, "monstack.e2e")
+        state = {"taskSpec": {"networksAdvanceds": read_networks(_read_back(spec, {}))}}
+        assert not network_drift(state, service.inputs), service.inputs["name"]
+
+
+def test_a_network_declared_by_name_would_replace_the_service_at_every_plan():
+    declared = {"taskSpec": {"networksAdvanceds": [{"name": "monitoring", "aliases": ["prometheus"]}]}}
+    spec = {"TaskTemplate": {"Networks": [{"Target": "monitoring", "Aliases": ["prometheus"]}]}}
+    state = {"taskSpec": {"networksAdvanceds": read_networks(_read_back(spec, {"monitoring": "k3x9"}))}}
+    assert state["taskSpec"]["networksAdvanceds"] == [{"id": "k3x9", "aliases": ["prometheus"], "driverOpts": []}]
+    assert network_drift(state, declared)
+    by_id = {"taskSpec": {"networksAdvanceds": [{"id": "k3x9", "aliases": ["prometheus"]}]}}
+    assert not network_drift(state, by_id)

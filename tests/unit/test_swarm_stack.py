@@ -225,8 +225,14 @@ def test_the_overlay_network_is_attachable_and_the_apps_network_joined(swarm):
     assert networks["monstack-swarm-monitoring"].inputs["driver"] == "overlay"
     assert networks["monstack-swarm-monitoring"].inputs["attachable"] is True
     assert "helpdesk" not in networks, "the app's network is looked up, never created"
-    attached = [n["name"] for n in services(swarm)[prometheus.JOB].inputs["taskSpec"]["networksAdvanceds"]]
-    assert attached == ["monstack-swarm-monitoring", "helpdesk"]
+    # By id (the getNetwork mock answers "<name>-id"): Swarm stores a service's networks as ids and
+    # the provider reads them back into `id`; a `name` would replace every service at every up.
+    monitoring_id = next(n for n in swarm.networks if n.inputs["name"] == "monstack-swarm-monitoring").name + "-id"
+    for job, service in services(swarm).items():
+        for network in service.inputs["taskSpec"]["networksAdvanceds"]:
+            assert set(network) <= {"id", "aliases"}, (job, network)
+    attached = [n["id"] for n in services(swarm)[prometheus.JOB].inputs["taskSpec"]["networksAdvanceds"]]
+    assert attached == [monitoring_id, "helpdesk-id"]
 
 
 def test_overlay_networks_ignore_the_ipam_fields_swarm_fills_in_after_creation(swarm):
