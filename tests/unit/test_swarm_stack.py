@@ -14,6 +14,7 @@ from catalogue import alertmanager, cadvisor, grafana, mongodb_exporter, node_ex
 from stack.config import ConfigError, settings_from_mapping
 from stack.render import to_yaml
 from stack.swarm.render import render_swarm_prometheus_config
+from tests.support.provider_state import go_duration, parse_go_duration
 from tests.support.pulumi_program import PROJECT_ROOT, RecordingMocks, run_program
 from tests.support.tools import require_binary
 
@@ -281,3 +282,40 @@ def test_swarm_object_names_stay_within_dockers_64_characters_and_distinct():
     assert len(names) == 4, "two long prefixes that share their head must not share a name"
     assert all(len(n) <= 64 for n in names), names
     assert config_name("short", "x").startswith("short-")
+
+
+# The provider reads a service's durations back as shortDur(d) (resource_docker_service_structures.go:
+# Go's Duration.String() with a trailing "0s" after minutes and "0m" after hours cut: 60s -> "1m").
+# A duration declared in another spelling differs from the state at every plan.
+_SERVICE_DURATIONS = {"interval", "timeout", "startPeriod", "delay", "stopGracePeriod", "monitor", "window"}
+
+
+def short_dur(text: str) -> str:
+    spelled = go_duration(parse_go_duration(text))
+    if spelled.endswith("m0s"):
+        spelled = spelled[:-2]
+    if spelled.endswith("h0m"):
+        spelled = spelled[:-2]
+    return spelled
+
+
+def _durations(value, path=""):
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key in _SERVICE_DURATIONS and isinstance(inner, str):
+                yield f"{path}.{key}", inner
+            yield from _durations(inner, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            yield from _durations(inner, f"{path}[{i}]")
+
+
+def test_every_service_duration_is_spelled_as_the_provider_reads_it_back(swarm):
+    found = [(job, path, text) for job, service in services(swarm).items() for path, text in _durations(service.inputs)]
+    assert any(path.endswith(".healthcheck.interval") for _, path, _ in found)
+    assert [(job, path, text) for job, path, text in found if text != short_dur(text)] == []
+
+
+def test_a_duration_the_provider_would_respell_is_caught():
+    assert short_dur("60s") == "1m" and short_dur("90s") == "1m30s" and short_dur("2h") == "2h"
+    assert short_dur("15s") == "15s"
