@@ -36,12 +36,12 @@ def _per_container(recorded: str) -> str:
 
 
 def build():
-    working_set = selector(ca.RECORDED_WORKING_SET, *_SELECTED)
-    limit = selector(ca.RECORDED_MEMORY_LIMIT, *_SELECTED)
+    working_set = _per_container(ca.RECORDED_WORKING_SET)
+    limit = _per_container(ca.RECORDED_MEMORY_LIMIT)
     overview = Row("Overview", [
         stat("Containers", Query(aggregate("count", selector(ca.LAST_SEEN, *_SELECTED))), unit=units.SHORT,
              thresholds=(("red", None), ("green", 1)), description="Containers cAdvisor reports for the selection."),
-        stat("CPU in use", Query(aggregate("sum", selector(ca.RECORDED_CPU, *_SELECTED))),
+        stat("CPU in use", Query(aggregate("sum", _per_container(ca.RECORDED_CPU))),
              unit=units.PERCENT_UNIT, thresholds=ca.THRESHOLDS.cpu_cores_total.steps(),
              description="CPU time used by the selected containers (5-minute rate, recorded); 100% is one core."),
         stat("Memory working set", Query(aggregate("sum", working_set)), unit=units.BYTES_IEC,
