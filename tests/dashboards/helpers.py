@@ -148,6 +148,11 @@ def substitute(expr: str, values: dict[str, str]) -> str:
     return _VAR_RE.sub(replace, expr)
 
 
+# Every recording rule of the catalogue, whichever services a stack enables: a recorded series
+# whose source is missing stays missing.
+RECORDING_RULES = [rule for service in catalogue.SERVICES for rule in service.recording_rules()]
+
+
 _LEGEND_LABEL = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 
 
@@ -291,7 +296,7 @@ def serve_backfill(work: Path, openmetrics: str) -> Iterator[Prometheus]:
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     stamps = [float(line.rsplit(" ", 1)[1]) for line in openmetrics.splitlines() if line and not line.startswith("#")]
-    rules = [rule for service in catalogue.SERVICES for rule in service.recording_rules()]
+    rules = RECORDING_RULES
     if stamps and rules:
         rule_file = work / "recording.rules.yml"
         groups = [g for g in render_rule_groups([], recording=rules)["groups"] if g["rules"]]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-import catalogue
 import dashboards
 from catalogue import cadvisor
 from tests.dashboards.helpers import (
     CADVISOR_FIXTURE,
     MONGODB_EXPORTER_FIXTURE,
+    RECORDING_RULES,
     contract_problems,
     dashboard_references,
     exposition_series,
@@ -18,8 +18,6 @@ from tests.dashboards.helpers import (
 )
 
 FIXTURE_OF = {"cadvisor": CADVISOR_FIXTURE, "mongodb_exporter": MONGODB_EXPORTER_FIXTURE}
-# What the stack records from any source (a recorded series whose source is missing stays missing).
-RECORDING_RULES = [rule for service in catalogue.SERVICES for rule in service.recording_rules()]
 
 
 def _series(text: str) -> dict:
