@@ -109,15 +109,15 @@ class SwarmMonitoringStack(pulumi.ComponentResource):
         # differ from the state at every plan and replace the service at every `pulumi up`
         # (the provider deprecates `name` for that reason).
         if settings.app_network:
-            app_network = docker.get_network_output(name=settings.app_network).id
+            app_network_id = docker.get_network_output(name=settings.app_network).id
             app_network_name = pulumi.Output.from_input(settings.app_network)
         else:
-            app_network = docker.Network(
+            app_network_id = docker.Network(
                 f"{name}-app", name=f"{settings.name}-app", driver="overlay", attachable=True, labels=labels, opts=overlay
             ).id
             app_network_name = pulumi.Output.from_input(f"{settings.name}-app")
-        self.monitoring_network = monitoring.id
-        self.app_network = app_network
+        self.monitoring_network_id = monitoring.id
+        self.app_network_id = app_network_id
         # The key under which secret names are derived (resources.secret_name).
         self._secret_key = random.RandomId(f"{name}-secret-name-key", byte_length=16, opts=child).hex
         networks = [settings.monitoring_network, settings.app_network or f"{settings.name}-app"]
@@ -199,8 +199,8 @@ class SwarmMonitoringStack(pulumi.ComponentResource):
             settings=settings, service=prometheus_service.JOB, name=service_name(settings, prometheus_service.JOB),
             image=prom.image, memory_mb=prom.memory_mb, parent=self, constraints=constraints, stop_first=True,
             networks=[
-                docker.ServiceTaskSpecNetworksAdvancedArgs(id=self.monitoring_network, aliases=[prometheus_service.SERVICE.alias]),
-                docker.ServiceTaskSpecNetworksAdvancedArgs(id=self.app_network),
+                docker.ServiceTaskSpecNetworksAdvancedArgs(id=self.monitoring_network_id, aliases=[prometheus_service.SERVICE.alias]),
+                docker.ServiceTaskSpecNetworksAdvancedArgs(id=self.app_network_id),
             ],
             ports=self._published(prometheus_service.PORT, prom.port),
             healthcheck=prometheus_healthcheck(secrets),
@@ -218,7 +218,7 @@ class SwarmMonitoringStack(pulumi.ComponentResource):
             f"{self._name}-alertmanager",
             settings=settings, service=alertmanager_service.JOB, name=service_name(settings, alertmanager_service.JOB),
             image=am.image, memory_mb=am.memory_mb, parent=self, constraints=self._data_node(), stop_first=True,
-            networks=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=self.monitoring_network, aliases=[alertmanager_service.SERVICE.alias])],
+            networks=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=self.monitoring_network_id, aliases=[alertmanager_service.SERVICE.alias])],
             ports=self._published(alertmanager_service.PORT, am.port),
             healthcheck=alertmanager_healthcheck(secrets),
             args=alertmanager_command(settings, secrets, external_url(settings, secrets.web.scheme)),
@@ -245,7 +245,7 @@ class SwarmMonitoringStack(pulumi.ComponentResource):
             f"{name}-grafana",
             settings=settings, service=grafana_service.SERVICE.name, name=service_name(settings, grafana_service.SERVICE.name),
             image=graf.image, memory_mb=graf.memory_mb, parent=self, constraints=self._data_node(), stop_first=True,
-            networks=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=self.monitoring_network, aliases=[grafana_service.SERVICE.alias])],
+            networks=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=self.monitoring_network_id, aliases=[grafana_service.SERVICE.alias])],
             ports=self._published(grafana_service.PORT, graf.port),
             healthcheck=url_healthcheck(f"http://127.0.0.1:{grafana_service.PORT}/api/health"),
             # The admin password is applied at every start, not only when the database is created.
@@ -266,8 +266,8 @@ class SwarmMonitoringStack(pulumi.ComponentResource):
             f"{self._name}-mongodb-exporter",
             settings=settings, service=mongodb_exporter.JOB, name=service_name(settings, mongodb_exporter.JOB),
             image=settings.mongodb_exporter.image, memory_mb=settings.mongodb_exporter.memory_mb, parent=self,
-            networks=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=self.monitoring_network),
-                      docker.ServiceTaskSpecNetworksAdvancedArgs(id=self.app_network)],
+            networks=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=self.monitoring_network_id),
+                      docker.ServiceTaskSpecNetworksAdvancedArgs(id=self.app_network_id)],
             args=list(mongodb_exporter.flags(direct_connect=self._secrets.mongodb_direct_connect)),
             # As on one engine, the exporter reads its URI from the environment (a Pulumi secret).
             env={"MONGODB_URI": self._secrets.mongodb_uri},
@@ -282,7 +282,7 @@ class SwarmMonitoringStack(pulumi.ComponentResource):
             f"{self._name}-node-exporter",
             settings=settings, service=node_exporter.JOB, name=service_name(settings, node_exporter.JOB),
             image=node.image, memory_mb=node.memory_mb, parent=self, global_mode=True,
-            networks=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=self.monitoring_network)],
+            networks=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=self.monitoring_network_id)],
             healthcheck=url_healthcheck(f"http://127.0.0.1:{node.port}/metrics"),
             hostname=NODE_HOSTNAME,
             args=["--path.rootfs=/host", "--path.procfs=/host/proc", "--path.sysfs=/host/sys", f"--web.listen-address=:{node.port}"],
@@ -295,7 +295,7 @@ class SwarmMonitoringStack(pulumi.ComponentResource):
             f"{self._name}-cadvisor",
             settings=settings, service=cadvisor.JOB, name=service_name(settings, cadvisor.JOB),
             image=settings.cadvisor.image, memory_mb=settings.cadvisor.memory_mb, parent=self, global_mode=True,
-            networks=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=self.monitoring_network)],
+            networks=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=self.monitoring_network_id)],
             healthcheck=url_healthcheck(f"http://127.0.0.1:{cadvisor.PORT}/healthz"),
             hostname=NODE_HOSTNAME,
             args=list(cadvisor.flags(settings.prometheus.scrape_interval)),
