@@ -229,11 +229,13 @@ class SwarmResources:
             self.p._act(urn, entry, "update", diff)
         else:
             self.p._act(urn, entry, "same")
+            return self._service_done(old["id"], inputs, current)  # nothing written: what was read stands
         return self._service_done(old["id"], inputs)
 
-    def _service_done(self, sid: str, inputs: dict):
+    def _service_done(self, sid: str, inputs: dict, service: Optional[dict] = None):
         """Create and Update end with Read: the state keeps the networks as Swarm stored them."""
-        service = _request(self.engine, "GET", f"/services/{sid}")
+        if service is None:
+            service = _request(self.engine, "GET", f"/services/{sid}")
         rid, outputs, state = self._done(sid, {"id": sid}, inputs)
         state["taskSpec"] = {**(state.get("taskSpec") or {}), "networksAdvanceds": read_networks(service)}
         return rid, outputs, state
