@@ -296,10 +296,9 @@ def serve_backfill(work: Path, openmetrics: str) -> Iterator[Prometheus]:
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     stamps = [float(line.rsplit(" ", 1)[1]) for line in openmetrics.splitlines() if line and not line.startswith("#")]
-    rules = RECORDING_RULES
-    if stamps and rules:
+    if stamps and RECORDING_RULES:
         rule_file = work / "recording.rules.yml"
-        groups = [g for g in render_rule_groups([], recording=rules)["groups"] if g["rules"]]
+        groups = [g for g in render_rule_groups([], recording=RECORDING_RULES)["groups"] if g["rules"]]
         rule_file.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
         recorded = work / "recorded"
         with run_prometheus([], tsdb_dir=tsdb) as raw:

@@ -11,11 +11,8 @@ from stack.config import settings_from_mapping
 from tests.dashboards.helpers import dashboard_references, panel_queries, with_recorded_series
 from tests.support.promql_refs import parse_grafana_expr, parse_references
 
-SETTINGS = settings_from_mapping({})
-
-
-def _recorded():
-    return {rule.record: rule for rule in catalogue.recording_rules(SETTINGS)}
+# What the stack records under default settings, by recorded name.
+RECORDED = {rule.record: rule for rule in catalogue.recording_rules(settings_from_mapping({}))}
 
 
 def _recorded_names_in(expr):
@@ -31,20 +28,20 @@ def test_the_backend_dashboard_reads_recorded_series():
 
 @pytest.mark.parametrize("query", panel_queries(), ids=lambda q: f"{q.dashboard}/{q.panel}/{q.ref_id}")
 def test_every_recorded_series_a_panel_reads_is_recorded_by_the_stack(query):
-    missing = _recorded_names_in(query.expr) - set(_recorded())
+    missing = _recorded_names_in(query.expr) - set(RECORDED)
     assert not missing, f"{query.panel}: {sorted(missing)} are recorded by no rule of the catalogue"
 
 
 def test_every_variable_reading_a_recorded_series_names_an_existing_rule():
     for filename, doc in dashboards.render_documents().items():
         for where, refs in dashboard_references(doc):
-            unknown = {m for m in refs.metrics if ":" in m} - set(_recorded())
+            unknown = {m for m in refs.metrics if ":" in m} - set(RECORDED)
             assert not unknown, f"{where}: {sorted(unknown)}"
 
 
 def test_a_misspelt_recorded_name_is_caught():
     expr = 'sum(job_route_status:http_request:rate5m{job="$job"})'
-    assert _recorded_names_in(expr) - set(_recorded()) == {"job_route_status:http_request:rate5m"}
+    assert _recorded_names_in(expr) - set(RECORDED) == {"job_route_status:http_request:rate5m"}
 
 
 def test_a_recorded_series_keeps_only_its_by_labels_and_needs_its_source():
@@ -81,7 +78,6 @@ def regroupings(expr: str) -> list[str]:
     """Each `aggregation by (labels)` straight over a recorded series whose every varying label
     (those its rule keeps, less those an `=` matcher fixes) is among the labels: one series a group."""
     parsed = parse_grafana_expr(expr)
-    rules = _recorded()
     found = []
     for node in _aggregations(parsed.tree):
         selector = _selector_under(node.expr)
@@ -89,7 +85,7 @@ def regroupings(expr: str) -> list[str]:
         if selector is None or modifier is None or modifier.type != pp.AggModifierType.By:
             continue
         (ref,) = parse_references(parsed.restore(str(selector))).selectors
-        rule = rules.get(ref.metric)
+        rule = RECORDED.get(ref.metric)
         if rule is None:
             continue
         fixed = {m.label for m in ref.matchers if m.op == "="}
