@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from backend_metrics.fold import locked
 from backend_metrics.names import HTTP_REQUESTS_TOTAL, LABEL_ROUTE
 from tests.support.live import REPO_ROOT, free_port, http_get, start_process
 
@@ -85,7 +86,10 @@ def test_recycled_and_killed_workers_are_folded_exactly(tmp_path, hook):
                     break
         status, _, body = http_get(base_url + "/metrics")
         assert status == 200
-        files = sorted(p.name for p in metrics_dir.iterdir() if not p.name.startswith("."))
+        # Read as every reader of the directory does, under the fold lock: a worker recycled by
+        # that very scrape may be being folded by the master right now (its files half moved).
+        with locked(str(metrics_dir)):
+            files = sorted(p.name for p in metrics_dir.iterdir() if not p.name.startswith("."))
     assert served_count(body.decode()) == REQUESTS
     assert len(pids_seen | killed) > 3 * WORKERS  # many more workers lived than the directory holds files for
     db_files = [name for name in files if name.endswith(".db")]
